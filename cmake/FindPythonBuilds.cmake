@@ -1,0 +1,35 @@
+# Queries each interpreter in BUFSAN_PYTHONS for its version, ABI flags and
+# include directory, and keeps one entry per distinct "<major>.<minor><abiflags>".
+# Result: BUFSAN_PY_TAGS (list of tags), BUFSAN_PY_<tag>_INCLUDE, BUFSAN_PY_<tag>_EXE.
+set(BUFSAN_PY_TAGS "")
+foreach(py IN LISTS BUFSAN_PYTHONS)
+  find_program(_bufsan_py_path NAMES ${py} NO_CACHE)
+  if(NOT _bufsan_py_path)
+    message(STATUS "bufsan: interpreter ${py} not found, skipped")
+    continue()
+  endif()
+  execute_process(
+    COMMAND ${_bufsan_py_path} -c
+      "import sys, sysconfig; print('%d.%d%s' % (sys.version_info[0], sys.version_info[1], sys.abiflags)); print(sysconfig.get_paths()['include'])"
+    OUTPUT_VARIABLE _out RESULT_VARIABLE _rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+  unset(_bufsan_py_path)
+  if(NOT _rc EQUAL 0)
+    message(STATUS "bufsan: interpreter ${py} did not answer, skipped")
+    continue()
+  endif()
+  string(REPLACE "\n" ";" _out "${_out}")
+  list(GET _out 0 _tag)
+  list(GET _out 1 _inc)
+  if(NOT EXISTS "${_inc}/Python.h")
+    message(STATUS "bufsan: ${py} (${_tag}) has no headers at ${_inc}, skipped")
+    continue()
+  endif()
+  if(NOT _tag IN_LIST BUFSAN_PY_TAGS)
+    list(APPEND BUFSAN_PY_TAGS ${_tag})
+    set(BUFSAN_PY_${_tag}_INCLUDE ${_inc})
+    message(STATUS "bufsan: core ${_tag} from ${py} (headers ${_inc})")
+  endif()
+endforeach()
+if(NOT BUFSAN_PY_TAGS)
+  message(FATAL_ERROR "bufsan: no usable Python interpreter among ${BUFSAN_PYTHONS}")
+endif()

@@ -1,0 +1,28 @@
+/* The contract between the Python-agnostic loader (libbufsan.so) and a core
+ * built for one Python version (bufsan_core-X.Y.so). The loader fills the
+ * first half and calls bufsan_core_start(); the core fills the hooks. */
+#ifndef BUFSAN_LOADER_API_H
+#define BUFSAN_LOADER_API_H
+
+#define BUFSAN_LOADER_API_VERSION 1
+
+typedef struct bufsan_loader_api {
+    int api_version;
+    /* filled by the loader */
+    const char *libdir;            /* directory holding the loader and cores */
+    void *loader_base;             /* load address of the loader: symbols that
+                                      resolve into it are interposed */
+    void *next_get_buffer;         /* PyObject_GetBuffer after the loader */
+    void *next_release;            /* PyBuffer_Release after the loader */
+    /* filled by the core; NULL until it is ready */
+    int (*get_buffer)(void *obj, void *view, int flags);
+    void (*release)(void *view);
+    /* called once with the program's exit status; returns the status to use */
+    int (*exit_status)(int status);
+} bufsan_loader_api;
+
+/* Exported by each core. Returns 0 when installed. */
+typedef int (*bufsan_core_start_fn)(bufsan_loader_api *api);
+#define BUFSAN_CORE_START_SYMBOL "bufsan_core_start"
+
+#endif

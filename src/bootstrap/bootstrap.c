@@ -1,0 +1,278 @@
+/* The core's entry point and the interpreter's life cycle: options, the
+ * audit hook added before Py_Initialize, the first walk of the type tree
+ * (at the first audit event, before any user code), hooks on the import
+ * system's extension-module creation so new types and new GOTs are patched
+ * as modules load, the switch to forwarding-only when finalization clears
+ * the audit hooks, the leak check and exit status when the program ends,
+ * and fork. The audit hook may run Python code (it walks types, wraps
+ * functions): it guards re-entrancy and saves any pending exception. */
+#define _GNU_SOURCE
+#include <Python.h>
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../intercept/intercept.h"
+#include "../report/output.h"
+#include "../report/report.h"
+#include "../stacks/depot.h"
+#include "../stacks/symbolize.h"
+#include "core.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+bs_core bs_core_state;
+
+static __thread bs_tls tls = {.tid = -1};
+static int next_tid = 1;
+
+bs_tls *bs_thread(void)
+{
+    if (__builtin_expect(tls.tid < 0, 0))
+        tls.tid = __atomic_fetch_add(&next_tid, 1, __ATOMIC_RELAXED);
+    return &tls;
+}
+
+/* ---- import hooks ----------------------------------------------------- */
+
+static int installed, imp_wrapped;
+
+static void after_module_load(int complete)
+{
+    callsites_patch_loaded_objects();
+    slots_patch_all_types(complete);
+}
+
+static PyObject *imp_create_wrapper(PyObject *orig, PyObject *args)
+{
+    PyObject *r = PyObject_Call(orig, args, NULL);
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    tls.guard++;
+    after_module_load(1);
+    tls.guard--;
+    PyErr_Restore(t, v, tb);
+    return r;
+}
+
+static PyObject *imp_exec_wrapper(PyObject *orig, PyObject *args)
+{
+    PyObject *r = PyObject_Call(orig, args, NULL);
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    tls.guard++;
+    after_module_load(0);
+    tls.guard--;
+    PyErr_Restore(t, v, tb);
+    return r;
+}
+
+static PyMethodDef imp_defs[] = {
+    {"create_dynamic", (PyCFunction)imp_create_wrapper, METH_VARARGS, NULL},
+    {"create_builtin", (PyCFunction)imp_create_wrapper, METH_VARARGS, NULL},
+    {"exec_dynamic", (PyCFunction)imp_exec_wrapper, METH_VARARGS, NULL},
+    {"exec_builtin", (PyCFunction)imp_exec_wrapper, METH_VARARGS, NULL},
+};
+
+/* Replaces _imp's extension-module entry points (looked up as module
+ * attributes by importlib at each call) with wrappers. */
+static void wrap_imp(void)
+{
+    PyObject *modules = PySys_GetObject("modules"); /* borrowed */
+    PyObject *imp = modules && PyDict_Check(modules) ? PyDict_GetItemString(modules, "_imp") : NULL;
+    if (!imp)
+        return;
+    for (size_t i = 0; i < sizeof imp_defs / sizeof imp_defs[0]; i++) {
+        PyObject *orig = PyObject_GetAttrString(imp, imp_defs[i].ml_name);
+        if (!orig) {
+            PyErr_Clear();
+            continue;
+        }
+        PyObject *w = PyCFunction_New(&imp_defs[i], orig);
+        Py_DECREF(orig);
+        if (!w || PyObject_SetAttrString(imp, imp_defs[i].ml_name, w) < 0)
+            PyErr_Clear();
+        Py_XDECREF(w);
+    }
+    imp_wrapped = 1;
+}
+
+/* ---- audit hook ------------------------------------------------------- */
+
+static void install(void)
+{
+    installed = 1;
+    if (slots_init() < 0) {
+        bs_log("cannot probe the type system; bufsan stays inactive");
+        return;
+    }
+    int types = slots_patch_all_types(1);
+    int got = callsites_patch_loaded_objects();
+    bs_log("installed: %d exporter types patched, %d GOT entries", types, got);
+    bs_core_state.active = 1;
+}
+
+static int audit_hook(const char *event, PyObject *args, void *userdata)
+{
+    (void)args;
+    (void)userdata;
+    if (tls.guard || bs_core_state.late)
+        return 0;
+    if (__builtin_expect(!installed || !imp_wrapped, 0) ||
+        (event[0] == 'i' && !strcmp(event, "import")) ||
+        (event[0] == 'c' && !strcmp(event, "cpython._PySys_ClearAuditHooks"))) {
+        tls.guard++;
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        if (!installed)
+            install();
+        if (!imp_wrapped)
+            wrap_imp();
+        if (!strcmp(event, "import")) {
+            slots_patch_all_types(0);
+        } else if (!strcmp(event, "cpython._PySys_ClearAuditHooks")) {
+            /* From here on objects are torn down without Python: wrappers
+             * record releases and deallocations only. */
+            bs_core_state.late = 1;
+        }
+        PyErr_Restore(t, v, tb);
+        tls.guard--;
+    }
+    return 0;
+}
+
+/* ---- end of the program ----------------------------------------------- */
+
+static int core_exit_status(int status)
+{
+    tls.guard++;
+    if (bs_core_state.late) {
+        /* the interpreter has finalized: whatever is still held leaked */
+        bs_event ev = {.kind = BS_EV_FINALIZE};
+        engine_process(bs_core_state.engine, &ev);
+        bs_core_state.finalized = 1;
+    }
+    report_summary();
+    tls.guard--;
+    if (report_error_count() && status == 0)
+        return (int)bs_core_state.opts.exitcode;
+    return status;
+}
+
+/* ---- fork ------------------------------------------------------------- */
+
+static void fork_prepare(void)
+{
+    engine_lock(bs_core_state.engine);
+}
+
+static void fork_parent(void)
+{
+    engine_unlock(bs_core_state.engine);
+}
+
+static void fork_child(void)
+{
+    engine_after_fork_child(bs_core_state.engine);
+    depot_after_fork_child();
+    report_after_fork_child();
+}
+
+/* ---- start ------------------------------------------------------------ */
+
+static int find_text(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uintptr_t self = (uintptr_t)data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+        if (self >= start && self < end) {
+            bs_core_state.text_start = start;
+            bs_core_state.text_end = end;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void bs_log(const char *fmt, ...)
+{
+    if (!bs_core_state.opts.verbosity)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "==%d==bufsan: %s\n", (int)getpid(), n >= 0 ? buf : fmt);
+}
+
+static void fatal_options(const char *msg)
+{
+    fprintf(stderr, "==%d==ERROR: bufsan: %s\n", (int)getpid(), msg);
+    fflush(stderr);
+    _exit(BS_OPTIONS_EXIT_STATUS);
+}
+
+EXPORT int bufsan_core_start(bufsan_loader_api *api)
+{
+    bs_core *c = &bs_core_state;
+    c->api = api;
+    char err[512];
+    bs_options_defaults(&c->opts);
+    if (bs_options_parse(&c->opts, getenv("BUFSAN_OPTIONS"), "BUFSAN_OPTIONS", err, sizeof err) < 0)
+        fatal_options(err);
+    if (c->opts.help) {
+        bs_options_print_help(stderr);
+        fflush(stderr);
+        _exit(0);
+    }
+    tls.tid = 0; /* the loader's constructor runs on the main thread */
+    output_configure(c->opts.log_path);
+    report_init(&c->opts);
+    c->engine = engine_new(&c->opts, report_finding, NULL);
+    if (!c->engine) {
+        bs_log("out of memory");
+        return -1;
+    }
+    dl_iterate_phdr(find_text, (void *)(uintptr_t)&bufsan_core_start);
+
+    /* The real entry points. Where the loader's definitions win symbol
+     * lookup, calls are interposed and the real ones come after the loader. */
+    void *get = dlsym(RTLD_DEFAULT, "PyObject_GetBuffer");
+    void *rel = dlsym(RTLD_DEFAULT, "PyBuffer_Release");
+    Dl_info where;
+    if (get && dladdr(get, &where) && where.dli_fbase == api->loader_base) {
+        c->interposed = 1;
+        get = api->next_get_buffer;
+        rel = api->next_release;
+    }
+    c->real_get_buffer = (bs_get_buffer_fn)get;
+    c->real_release = (bs_release_fn)rel;
+    bs_log("core for Python %.20s started; PyObject_GetBuffer at %p (%s)", Py_GetVersion(), get,
+           c->interposed ? "interposed by the loader" : "bound inside the interpreter");
+    if (!get || !rel) {
+        bs_log("cannot find PyObject_GetBuffer / PyBuffer_Release");
+        return -1;
+    }
+    report_hide_address((uint64_t)(uintptr_t)get);     /* the interpreter */
+
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    if (PySys_AddAuditHook(audit_hook, NULL) < 0) {
+        bs_log("PySys_AddAuditHook failed");
+        return -1;
+    }
+    api->get_buffer = callsite_get_buffer;
+    api->release = callsite_release;
+    api->exit_status = core_exit_status;
+    return 0;
+}

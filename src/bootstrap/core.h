@@ -1,0 +1,44 @@
+/* State shared by the parts of a core (one per Python version): options,
+ * the engine, the phase of the interpreter's life, per-thread flags. */
+#ifndef BUFSAN_BOOTSTRAP_CORE_H
+#define BUFSAN_BOOTSTRAP_CORE_H
+
+#include <stdint.h>
+
+#include "bufsan/loader_api.h"
+#include "../common/options.h"
+#include "../engine/engine.h"
+
+typedef int (*bs_get_buffer_fn)(void *obj, void *view, int flags);
+typedef void (*bs_release_fn)(void *view);
+
+typedef struct {
+    bs_options opts;
+    bs_engine *engine;
+    bufsan_loader_api *api;
+    volatile int active;    /* wrappers record events */
+    volatile int late;      /* audit hooks cleared: no Python calls, no exports recorded */
+    volatile int finalized; /* the leak check ran */
+    int interposed;         /* calls to PyObject_GetBuffer reach the loader */
+    bs_get_buffer_fn real_get_buffer;
+    bs_release_fn real_release;
+    uintptr_t text_start, text_end; /* this core's code, dropped from native stacks */
+} bs_core;
+
+extern bs_core bs_core_state;
+
+/* Per-thread flags. `guard` is nestable (save/restore): while set, wrappers
+ * only forward. `visible` counts call-site acquisitions in progress (an
+ * extension module, or an interposed call, is the consumer). */
+typedef struct {
+    int guard;
+    int visible;
+    int tid;
+} bs_tls;
+
+bs_tls *bs_thread(void);
+
+/* A line to stderr when verbosity > 0. */
+void bs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

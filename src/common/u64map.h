@@ -1,0 +1,35 @@
+/* Open-addressing hash map from non-zero 64-bit keys to pointers (linear
+ * probing, backward-shift deletion). Allocates with malloc only; not
+ * thread-safe (callers hold their own lock). */
+#ifndef BUFSAN_COMMON_U64MAP_H
+#define BUFSAN_COMMON_U64MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t *keys; /* 0 = empty */
+    void **vals;
+    size_t cap;     /* power of two */
+    size_t len;
+} u64map;
+
+int u64map_init(u64map *m, size_t cap_hint);
+void u64map_destroy(u64map *m);
+void *u64map_get(const u64map *m, uint64_t key);
+/* Inserts or replaces; returns 0, or -1 when out of memory. */
+int u64map_put(u64map *m, uint64_t key, void *val);
+/* Removes KEY; returns its value or NULL. */
+void *u64map_del(u64map *m, uint64_t key);
+
+static inline uint64_t u64_mix(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
+
+#endif

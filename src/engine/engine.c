@@ -1,0 +1,593 @@
+/* The export registry and the lifetime rules (leaked-export,
+ * exporter-freed-while-exported, release-unknown, release-decrefs-obj).
+ * Pure C: it must never call Python, it runs inside bf_getbuffer and
+ * tp_dealloc hooks and offline. Rules are functions of (registry, event). */
+#include "engine.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/u64map.h"
+
+typedef struct export_rec {
+    uint64_t view, obj;
+    uint32_t type_name, thread, stack;
+    int32_t flags;
+    bs_view_fields v;
+    struct export_rec *prev, *next;         /* all live exports */
+    struct export_rec *obj_prev, *obj_next; /* live exports of one exporter */
+    int in_view_map;
+} export_rec;
+
+typedef struct {
+    uint64_t obj;
+    uint32_t nlive;
+    export_rec *exports;
+} exporter_rec;
+
+/* A recently released export: evidence for release-unknown. */
+typedef struct {
+    uint64_t view, obj, buf, internal;
+    int64_t len;
+    uint32_t acquire_stack, release_stack, acquire_thread, release_thread, type_name;
+    int32_t flags;
+} tombstone;
+
+#define N_TOMBSTONES 4096
+
+struct bs_engine {
+    pthread_mutex_t lock;
+    const bs_options *opts;
+    bs_finding_sink sink;
+    void *sink_ctx;
+    u64map by_view;      /* view -> export_rec */
+    u64map by_obj;       /* obj -> exporter_rec */
+    export_rec *live;    /* list head */
+    size_t nlive;
+    tombstone tomb[N_TOMBSTONES];
+    size_t tomb_next;
+    char **strings;
+    size_t nstrings, capstrings;
+    u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
+    int finalized;
+};
+
+/* ---- strings ---------------------------------------------------------- */
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h | 1;
+}
+
+static uint32_t intern_locked(bs_engine *e, const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    uint64_t h = str_hash(s);
+    for (uint64_t k = h;; k = k * 31 + 7) {
+        uintptr_t id = (uintptr_t)u64map_get(&e->string_ids, k | 1);
+        if (!id)
+            break;
+        if (!strcmp(e->strings[id - 1], s))
+            return (uint32_t)(id - 1);
+    }
+    if (e->nstrings == e->capstrings) {
+        size_t cap = e->capstrings ? e->capstrings * 2 : 64;
+        char **n = realloc(e->strings, cap * sizeof *n);
+        if (!n)
+            return 0;
+        e->strings = n;
+        e->capstrings = cap;
+    }
+    char *copy = strdup(s);
+    if (!copy)
+        return 0;
+    uint32_t id = (uint32_t)e->nstrings;
+    e->strings[e->nstrings++] = copy;
+    uint64_t k = h;
+    while (u64map_get(&e->string_ids, k | 1))
+        k = k * 31 + 7;
+    u64map_put(&e->string_ids, k | 1, (void *)(uintptr_t)(id + 1));
+    return id;
+}
+
+uint32_t engine_intern(bs_engine *e, const char *s)
+{
+    engine_lock(e);
+    uint32_t id = intern_locked(e, s);
+    engine_unlock(e);
+    return id;
+}
+
+const char *engine_string(bs_engine *e, uint32_t id)
+{
+    return id < e->nstrings ? e->strings[id] : "";
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+bs_engine *engine_new(const bs_options *opts, bs_finding_sink sink, void *sink_ctx)
+{
+    bs_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    pthread_mutex_init(&e->lock, NULL);
+    e->opts = opts;
+    e->sink = sink;
+    e->sink_ctx = sink_ctx;
+    if (u64map_init(&e->by_view, 1024) < 0 || u64map_init(&e->by_obj, 1024) < 0 ||
+        u64map_init(&e->string_ids, 256) < 0) {
+        engine_free(e);
+        return NULL;
+    }
+    intern_locked(e, "?"); /* id 0 placeholder so that 0 means unknown */
+    e->strings[0][0] = '\0';
+    return e;
+}
+
+void engine_free(bs_engine *e)
+{
+    if (!e)
+        return;
+    for (export_rec *x = e->live, *n; x; x = n) {
+        n = x->next;
+        free(x);
+    }
+    for (size_t i = 0; i < e->by_obj.cap; i++)
+        if (e->by_obj.keys[i])
+            free(e->by_obj.vals[i]);
+    for (size_t i = 0; i < e->nstrings; i++)
+        free(e->strings[i]);
+    free(e->strings);
+    u64map_destroy(&e->by_view);
+    u64map_destroy(&e->by_obj);
+    u64map_destroy(&e->string_ids);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+void engine_lock(bs_engine *e) { pthread_mutex_lock(&e->lock); }
+void engine_unlock(bs_engine *e) { pthread_mutex_unlock(&e->lock); }
+
+void engine_after_fork_child(bs_engine *e)
+{
+    pthread_mutex_init(&e->lock, NULL);
+}
+
+/* ---- flag names ------------------------------------------------------- */
+
+void bs_flag_names(int32_t flags, char *buf, size_t len)
+{
+    static const struct { int32_t v; const char *n; } whole[] = {
+        {0x11d, "PyBUF_FULL"}, {0x11c, "PyBUF_FULL_RO"}, {0x1d, "PyBUF_RECORDS"},
+        {0x1c, "PyBUF_RECORDS_RO"}, {0x19, "PyBUF_STRIDED"}, {0x18, "PyBUF_STRIDED_RO"},
+        {0x9, "PyBUF_CONTIG"}, {0x8, "PyBUF_CONTIG_RO"}, {0x0, "PyBUF_SIMPLE"},
+    };
+    static const struct { int32_t v; const char *n; } parts[] = {
+        {0x118, "PyBUF_INDIRECT"}, {0x98, "PyBUF_ANY_CONTIGUOUS"}, {0x58, "PyBUF_F_CONTIGUOUS"},
+        {0x38, "PyBUF_C_CONTIGUOUS"}, {0x18, "PyBUF_STRIDES"}, {0x8, "PyBUF_ND"},
+        {0x4, "PyBUF_FORMAT"}, {0x1, "PyBUF_WRITABLE"},
+    };
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
+        if (flags == whole[i].v) {
+            snprintf(buf, len, "%s", whole[i].n);
+            return;
+        }
+    size_t off = 0;
+    int32_t rest = flags;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if ((rest & parts[i].v) == parts[i].v) {
+            off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s", off ? "|" : "",
+                                    parts[i].n);
+            rest &= ~parts[i].v;
+        }
+    }
+    if (rest)
+        snprintf(buf + off, off < len ? len - off : 0, "%s0x%x", off ? "|" : "", (unsigned)rest);
+}
+
+/* ---- registry --------------------------------------------------------- */
+
+static void unlink_export(bs_engine *e, export_rec *x, exporter_rec *owner)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        e->live = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    e->nlive--;
+    if (x->in_view_map && u64map_get(&e->by_view, x->view) == x)
+        u64map_del(&e->by_view, x->view);
+    if (owner) {
+        if (x->obj_prev)
+            x->obj_prev->obj_next = x->obj_next;
+        else
+            owner->exports = x->obj_next;
+        if (x->obj_next)
+            x->obj_next->obj_prev = x->obj_prev;
+        owner->nlive--;
+    }
+}
+
+static void add_tombstone(bs_engine *e, const export_rec *x, const bs_event *rel)
+{
+    tombstone *t = &e->tomb[e->tomb_next++ % N_TOMBSTONES];
+    t->view = x->view;
+    t->obj = x->obj;
+    t->buf = x->v.buf;
+    t->len = x->v.len;
+    t->internal = x->v.internal;
+    t->acquire_stack = x->stack;
+    t->acquire_thread = x->thread;
+    t->type_name = x->type_name;
+    t->flags = x->flags;
+    t->release_stack = rel ? rel->stack : 0;
+    t->release_thread = rel ? rel->thread : 0;
+}
+
+/* Drops every tombstone of OBJ: the object is gone, its address may be reused. */
+static void forget_tombstones(bs_engine *e, uint64_t obj)
+{
+    size_t n = e->tomb_next < N_TOMBSTONES ? e->tomb_next : N_TOMBSTONES;
+    for (size_t i = 0; i < n; i++)
+        if (e->tomb[i].obj == obj)
+            memset(&e->tomb[i], 0, sizeof e->tomb[i]);
+}
+
+static void emit(bs_engine *e, bs_finding *f)
+{
+    f->severity = e->opts->severity[f->check];
+    if (f->severity == BS_SEV_OFF)
+        return;
+    e->sink(f, e->sink_ctx);
+}
+
+static void add_stack(bs_finding *f, const char *role, const char *title, uint32_t thread,
+                      uint32_t stack)
+{
+    if (f->nstacks >= BS_MAX_FINDING_STACKS)
+        return;
+    bs_finding_stack *s = &f->stacks[f->nstacks++];
+    s->role = role;
+    s->title = title;
+    s->thread = thread;
+    s->stack = stack;
+}
+
+/* Titles live in a small rotating pool: findings are consumed synchronously. */
+static const char *fmt_title(const char *fmt, uint32_t thread, int32_t flags)
+{
+    static __thread char pool[BS_MAX_FINDING_STACKS][320];
+    static __thread int next;
+    char fl[128];
+    bs_flag_names(flags, fl, sizeof fl);
+    char *out = pool[next++ % BS_MAX_FINDING_STACKS];
+    snprintf(out, sizeof pool[0], fmt, thread, fl);
+    return out;
+}
+
+static void on_export(bs_engine *e, const bs_event *ev)
+{
+    export_rec *old = u64map_get(&e->by_view, ev->view);
+    if (old) {
+        /* The Py_buffer was filled again without a release: the old export can
+         * no longer be released; keep it in the live list (a leak) but drop it
+         * from the view map. */
+        u64map_del(&e->by_view, ev->view);
+        old->in_view_map = 0;
+    }
+    export_rec *x = calloc(1, sizeof *x);
+    if (!x)
+        return;
+    x->view = ev->view;
+    x->obj = ev->obj;
+    x->type_name = ev->type_name;
+    x->thread = ev->thread;
+    x->stack = ev->stack;
+    x->flags = ev->flags;
+    x->v = ev->v;
+    x->in_view_map = 1;
+    u64map_put(&e->by_view, ev->view, x);
+    x->next = e->live;
+    if (e->live)
+        e->live->prev = x;
+    e->live = x;
+    e->nlive++;
+
+    exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
+    if (!o) {
+        o = calloc(1, sizeof *o);
+        if (!o)
+            return;
+        o->obj = ev->obj;
+        u64map_put(&e->by_obj, ev->obj, o);
+    }
+    x->obj_next = o->exports;
+    if (o->exports)
+        o->exports->obj_prev = x;
+    o->exports = x;
+    o->nlive++;
+}
+
+static export_rec *match_release(bs_engine *e, const bs_event *ev, exporter_rec **owner)
+{
+    export_rec *x = u64map_get(&e->by_view, ev->view);
+    if (x) {
+        *owner = u64map_get(&e->by_obj, x->obj);
+        return x;
+    }
+    /* a consumer may release a copy of the view: match on obj, buf, len, internal */
+    exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
+    if (o) {
+        for (x = o->exports; x; x = x->obj_next)
+            if (x->v.buf == ev->v.buf && x->v.len == ev->v.len && x->v.internal == ev->v.internal) {
+                *owner = o;
+                return x;
+            }
+    }
+    return NULL;
+}
+
+static const tombstone *find_tombstone(bs_engine *e, const bs_event *ev)
+{
+    size_t n = e->tomb_next < N_TOMBSTONES ? e->tomb_next : N_TOMBSTONES;
+    /* newest first */
+    for (size_t k = 0; k < n; k++) {
+        const tombstone *t = &e->tomb[(e->tomb_next - 1 - k) % N_TOMBSTONES];
+        if (!t->obj || t->obj != ev->obj)
+            continue;
+        if (t->view == ev->view ||
+            (t->buf == ev->v.buf && t->len == ev->v.len && t->internal == ev->v.internal))
+            return t;
+    }
+    return NULL;
+}
+
+static void on_release(bs_engine *e, const bs_event *ev)
+{
+    exporter_rec *owner = NULL;
+    export_rec *x = match_release(e, ev, &owner);
+    if (x) {
+        if (ev->source == BS_SRC_SLOT && ev->refcnt_after < ev->refcnt_before) {
+            bs_finding f = {.check = BS_CHECK_RELEASE_DECREFS_OBJ};
+            snprintf(f.message, sizeof f.message,
+                     "bf_releasebuffer of %s decremented the reference count of view->obj "
+                     "(%lld -> %lld); PyBuffer_Release drops that reference itself",
+                     engine_string(e, x->type_name), (long long)ev->refcnt_before,
+                     (long long)ev->refcnt_after);
+            f.has_exporter = 1;
+            f.exporter_type = engine_string(e, x->type_name);
+            f.exporter_addr = x->obj;
+            f.exporter_len = x->v.len;
+            f.exporter_readonly = x->v.readonly;
+            f.has_request = 1;
+            f.flags = x->flags;
+            f.count = 1;
+            f.bytes = x->v.len;
+            add_stack(&f, "release", fmt_title("released by thread T%u at:", ev->thread, 0),
+                      ev->thread, ev->stack);
+            add_stack(&f, "acquire", fmt_title("acquired by thread T%u with %s at:", x->thread,
+                                               x->flags), x->thread, x->stack);
+            emit(e, &f);
+        }
+        unlink_export(e, x, owner);
+        add_tombstone(e, x, ev);
+        free(x);
+        if (owner && owner->nlive == 0) {
+            /* nothing left to know about this exporter until its next export */
+            u64map_del(&e->by_obj, owner->obj);
+            free(owner);
+        }
+        return;
+    }
+    const tombstone *t = find_tombstone(e, ev);
+    if (!t && !ev->slot_complete)
+        return; /* not every export of this type is seen: no evidence of a bug */
+    bs_finding f = {.check = BS_CHECK_RELEASE_UNKNOWN};
+    uint32_t tn = t ? t->type_name : ev->type_name;
+    if (t)
+        snprintf(f.message, sizeof f.message,
+                 "release of a Py_buffer at 0x%llx for %s at 0x%llx whose export was already "
+                 "released (double release)",
+                 (unsigned long long)ev->view, engine_string(e, tn), (unsigned long long)ev->obj);
+    else
+        snprintf(f.message, sizeof f.message,
+                 "release of a Py_buffer at 0x%llx for %s at 0x%llx that matches no live export",
+                 (unsigned long long)ev->view, engine_string(e, tn), (unsigned long long)ev->obj);
+    f.has_exporter = 1;
+    f.exporter_type = engine_string(e, tn);
+    f.exporter_addr = ev->obj;
+    f.exporter_len = ev->v.len;
+    f.exporter_readonly = ev->v.readonly;
+    f.count = 1;
+    f.bytes = ev->v.len;
+    add_stack(&f, "release", fmt_title("released by thread T%u at:", ev->thread, 0), ev->thread,
+              ev->stack);
+    if (t) {
+        f.has_request = 1;
+        f.flags = t->flags;
+        add_stack(&f, "earlier-release",
+                  fmt_title("the export was already released by thread T%u at:", t->release_thread, 0),
+                  t->release_thread, t->release_stack);
+        add_stack(&f, "acquire",
+                  fmt_title("acquired by thread T%u with %s at:", t->acquire_thread, t->flags),
+                  t->acquire_thread, t->acquire_stack);
+    }
+    emit(e, &f);
+}
+
+static void on_dealloc(bs_engine *e, const bs_event *ev)
+{
+    exporter_rec *o = u64map_del(&e->by_obj, ev->obj);
+    forget_tombstones(e, ev->obj);
+    if (!o)
+        return;
+    if (o->nlive) {
+        export_rec *first = o->exports;
+        int64_t bytes = 0;
+        for (export_rec *x = o->exports; x; x = x->obj_next)
+            bytes += x->v.len;
+        bs_finding f = {.check = BS_CHECK_EXPORTER_FREED_WHILE_EXPORTED};
+        snprintf(f.message, sizeof f.message,
+                 "%s at 0x%llx was deallocated while %u export%s of it (%lld bytes) %s live; "
+                 "the reference held by view->obj was dropped",
+                 engine_string(e, first->type_name), (unsigned long long)ev->obj, o->nlive,
+                 o->nlive == 1 ? "" : "s", (long long)bytes, o->nlive == 1 ? "was" : "were");
+        f.has_exporter = 1;
+        f.exporter_type = engine_string(e, first->type_name);
+        f.exporter_addr = ev->obj;
+        f.exporter_len = first->v.len;
+        f.exporter_readonly = first->v.readonly;
+        f.has_request = 1;
+        f.flags = first->flags;
+        f.count = o->nlive;
+        f.bytes = bytes;
+        add_stack(&f, "dealloc", fmt_title("deallocated by thread T%u at:", ev->thread, 0),
+                  ev->thread, ev->stack);
+        add_stack(&f, "acquire",
+                  fmt_title("export acquired by thread T%u with %s at:", first->thread, first->flags),
+                  first->thread, first->stack);
+        emit(e, &f);
+        /* The exports died with their exporter: they cannot be released any more. */
+        while (o->exports) {
+            export_rec *x = o->exports;
+            unlink_export(e, x, o);
+            free(x);
+        }
+    }
+    free(o);
+}
+
+typedef struct {
+    uint32_t stack, type_name, thread;
+    int32_t flags;
+    uint64_t count;
+    int64_t bytes;
+    uint64_t obj;
+    int64_t len;
+    int readonly;
+} leak_group;
+
+static int cmp_group(const void *a, const void *b)
+{
+    const leak_group *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes < y->bytes ? 1 : -1;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static void on_finalize(bs_engine *e, const bs_event *ev)
+{
+    e->finalized = 1;
+    if (!e->nlive)
+        return;
+    leak_group *g = calloc(e->nlive, sizeof *g);
+    if (!g)
+        return;
+    size_t ng = 0;
+    u64map idx;
+    u64map_init(&idx, e->nlive);
+    for (export_rec *x = e->live; x; x = x->next) {
+        uint64_t key = u64_mix(((uint64_t)x->stack << 32) ^ x->type_name) ^
+                       u64_mix((uint64_t)(uint32_t)x->flags + 0x9e3779b97f4a7c15ULL);
+        key |= 1;
+        leak_group *grp = NULL;
+        for (uint64_t k = key;; k = u64_mix(k) | 1) {
+            uintptr_t i = (uintptr_t)u64map_get(&idx, k);
+            if (!i) {
+                grp = &g[ng++];
+                grp->stack = x->stack;
+                grp->type_name = x->type_name;
+                grp->flags = x->flags;
+                grp->thread = x->thread;
+                grp->obj = x->obj;
+                grp->len = x->v.len;
+                grp->readonly = x->v.readonly;
+                u64map_put(&idx, k, (void *)(uintptr_t)ng);
+                break;
+            }
+            leak_group *c = &g[i - 1];
+            if (c->stack == x->stack && c->type_name == x->type_name && c->flags == x->flags) {
+                grp = c;
+                break;
+            }
+        }
+        grp->count++;
+        grp->bytes += x->v.len > 0 ? x->v.len : 0;
+    }
+    u64map_destroy(&idx);
+    qsort(g, ng, sizeof *g, cmp_group);
+    for (size_t i = 0; i < ng; i++) {
+        bs_finding f = {.check = BS_CHECK_LEAKED_EXPORT};
+        snprintf(f.message, sizeof f.message, "%llu export%s of %s (%lld bytes) never released",
+                 (unsigned long long)g[i].count, g[i].count == 1 ? "" : "s",
+                 engine_string(e, g[i].type_name), (long long)g[i].bytes);
+        f.has_exporter = 1;
+        f.exporter_type = engine_string(e, g[i].type_name);
+        f.exporter_addr = g[i].obj;
+        f.exporter_len = g[i].len;
+        f.exporter_readonly = g[i].readonly;
+        f.has_request = 1;
+        f.flags = g[i].flags;
+        f.count = g[i].count;
+        f.bytes = g[i].bytes;
+        add_stack(&f, "acquire", fmt_title("acquired by thread T%u with %s at:", g[i].thread,
+                                           g[i].flags), g[i].thread, g[i].stack);
+        emit(e, &f);
+    }
+    free(g);
+    (void)ev;
+}
+
+void engine_process(bs_engine *e, const bs_event *ev)
+{
+    engine_lock(e);
+    if (!e->finalized) {
+        switch (ev->kind) {
+        case BS_EV_EXPORT: on_export(e, ev); break;
+        case BS_EV_RELEASE: on_release(e, ev); break;
+        case BS_EV_DEALLOC: on_dealloc(e, ev); break;
+        case BS_EV_FINALIZE: on_finalize(e, ev); break;
+        }
+    }
+    engine_unlock(e);
+}
+
+int engine_has_exporter(bs_engine *e, uint64_t obj)
+{
+    engine_lock(e);
+    int r = u64map_get(&e->by_obj, obj) != NULL;
+    engine_unlock(e);
+    return r;
+}
+
+int engine_has_live_view(bs_engine *e, uint64_t view, uint64_t obj)
+{
+    engine_lock(e);
+    export_rec *x = u64map_get(&e->by_view, view);
+    int r = x && x->obj == obj;
+    engine_unlock(e);
+    return r;
+}
+
+size_t engine_live_exports(bs_engine *e)
+{
+    return e->nlive;
+}
+
+void engine_for_each_live_stack(bs_engine *e, void (*fn)(uint32_t, void *), void *ctx)
+{
+    engine_lock(e);
+    for (export_rec *x = e->live; x; x = x->next)
+        fn(x->stack, ctx);
+    engine_unlock(e);
+}

@@ -1,0 +1,77 @@
+/* The engine: a registry of live exports and per-exporter state, fed with
+ * events, emitting findings. It knows nothing of Python: the same engine
+ * runs in the process and over a trace. Thread-safe: one lock around
+ * engine_process (events arrive under the GIL in practice). */
+#ifndef BUFSAN_ENGINE_ENGINE_H
+#define BUFSAN_ENGINE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/checks.h"
+#include "../common/options.h"
+#include "event.h"
+
+#define BS_MAX_FINDING_STACKS 6
+
+typedef struct {
+    const char *role;  /* "acquire", "release", "dealloc", "earlier-release" */
+    const char *title; /* "acquired by thread T0 with PyBUF_SIMPLE at:" (text) */
+    uint32_t thread;
+    uint32_t stack;    /* depot id */
+} bs_finding_stack;
+
+typedef struct {
+    bs_check_id check;
+    bs_severity severity;
+    char message[512];
+    int has_exporter;
+    const char *exporter_type;
+    uint64_t exporter_addr;
+    int64_t exporter_len;
+    int exporter_readonly;
+    int has_request;
+    int32_t flags;
+    uint64_t count;
+    int64_t bytes;
+    int nstacks;
+    bs_finding_stack stacks[BS_MAX_FINDING_STACKS];
+} bs_finding;
+
+/* Where findings go. */
+typedef void (*bs_finding_sink)(const bs_finding *f, void *ctx);
+
+typedef struct bs_engine bs_engine;
+
+bs_engine *engine_new(const bs_options *opts, bs_finding_sink sink, void *sink_ctx);
+void engine_free(bs_engine *e);
+
+/* Consumes one event; may emit findings through the sink. */
+void engine_process(bs_engine *e, const bs_event *ev);
+
+/* Is there live state about this exporter object? (cheap, for dealloc hooks) */
+int engine_has_exporter(bs_engine *e, uint64_t obj);
+
+/* Does the registry hold a live export filled into VIEW for OBJ? */
+int engine_has_live_view(bs_engine *e, uint64_t view, uint64_t obj);
+
+/* Number of live exports. */
+size_t engine_live_exports(bs_engine *e);
+
+/* Stack ids of every live export (for resolving names before the
+ * interpreter goes away). Calls FN for each. */
+void engine_for_each_live_stack(bs_engine *e, void (*fn)(uint32_t stack, void *ctx), void *ctx);
+
+/* Interned strings (type names). Id 0 is "". */
+uint32_t engine_intern(bs_engine *e, const char *s);
+const char *engine_string(bs_engine *e, uint32_t id);
+
+/* After fork in the child: reinitialise the lock. */
+void engine_after_fork_child(bs_engine *e);
+void engine_lock(bs_engine *e);
+void engine_unlock(bs_engine *e);
+
+/* Writes "PyBUF_FULL_RO" / "PyBUF_ND|PyBUF_WRITABLE" for FLAGS into BUF. */
+void bs_flag_names(int32_t flags, char *buf, size_t len);
+
+#endif

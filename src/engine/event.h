@@ -1,0 +1,50 @@
+/* Events: what the interception layer saw, in a form with no Python in it.
+ * The engine consumes them online (in the process) and, later, offline from a
+ * trace; every check is a rule over this stream. */
+#ifndef BUFSAN_ENGINE_EVENT_H
+#define BUFSAN_ENGINE_EVENT_H
+
+#include <stdint.h>
+
+typedef enum {
+    BS_EV_EXPORT = 1,   /* bf_getbuffer returned 0 and filled view */
+    BS_EV_RELEASE,      /* a release of view (slot, call site or interposed) */
+    BS_EV_DEALLOC,      /* an exporter object is being deallocated */
+    BS_EV_FINALIZE,     /* the interpreter is gone: report what is still held */
+} bs_event_kind;
+
+/* Where a release was observed. */
+typedef enum {
+    BS_SRC_SLOT = 0,     /* the exporter type's bf_releasebuffer (sees every release) */
+    BS_SRC_CALLSITE = 1, /* a PyBuffer_Release call from an extension or interposed */
+} bs_source;
+
+/* The fields of a Py_buffer as the exporter filled them (or as released). */
+typedef struct {
+    uint64_t buf;
+    int64_t len;
+    int64_t itemsize;
+    int32_t readonly;
+    int32_t ndim;
+    uint64_t format, shape, strides, suboffsets, internal;
+} bs_view_fields;
+
+typedef struct {
+    bs_event_kind kind;
+    uint32_t thread;      /* T<n>: 0 is the main thread */
+    uint32_t stack;       /* stack depot id of where it happened (0: none) */
+    uint32_t type_name;   /* interned exporter type name (0: unknown) */
+    uint32_t source;      /* bs_source, for releases */
+    int32_t flags;        /* request flags, for exports */
+    uint64_t view;        /* address of the Py_buffer */
+    uint64_t obj;         /* the exporter (view->obj) */
+    bs_view_fields v;
+    /* releases through the exporter's slot: reference count of view->obj
+     * before and after the slot ran (release-decrefs-obj) */
+    int64_t refcnt_before, refcnt_after;
+    /* releases: does the exporter type have a release slot that bufsan wraps?
+     * If not, an unmatched release is only an error with positive evidence. */
+    uint32_t slot_complete;
+} bs_event;
+
+#endif

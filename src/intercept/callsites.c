@@ -1,0 +1,76 @@
+/* Call-site interception: wrappers for PyObject_GetBuffer and
+ * PyBuffer_Release reached through extension modules' GOT entries (patched
+ * here) or through the loader's interposed symbols. They make two things
+ * visible that slots cannot: which consumer is outside the interpreter, and
+ * releases of exporters without bf_releasebuffer (bytes, numpy arrays). */
+#include "intercept.h"
+
+#include <dlfcn.h>
+#include <string.h>
+
+#include "../bootstrap/core.h"
+#include "../stacks/capture.h"
+#include "got.h"
+
+int callsite_get_buffer(void *o, void *v, int flags)
+{
+    bs_tls *tls = bs_thread();
+    tls->visible++;
+    int rc = bs_core_state.real_get_buffer(o, v, flags);
+    tls->visible--;
+    Py_buffer *view = v;
+    if (rc == 0 && view && view->obj && bs_core_state.active && !bs_core_state.late &&
+        !tls->guard &&
+        !engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
+                              (uint64_t)(uintptr_t)view->obj))
+        slots_record_export(view->obj, view, flags); /* a type no stub covers yet */
+    return rc;
+}
+
+void callsite_release(void *v)
+{
+    Py_buffer *view = v;
+    PyObject *o = view ? view->obj : NULL;
+    bs_tls *tls = bs_thread();
+    if (o && bs_core_state.active && !tls->guard && !slots_release_is_wrapped(Py_TYPE(o))) {
+        tls->guard++;
+        bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_CALLSITE};
+        ev.thread = (uint32_t)tls->tid;
+        ev.view = (uint64_t)(uintptr_t)view;
+        ev.obj = (uint64_t)(uintptr_t)o;
+        ev.v.buf = (uint64_t)(uintptr_t)view->buf;
+        ev.v.len = view->len;
+        ev.v.itemsize = view->itemsize;
+        ev.v.readonly = view->readonly;
+        ev.v.ndim = view->ndim;
+        ev.v.internal = (uint64_t)(uintptr_t)view->internal;
+        if (!bs_core_state.late)
+            ev.stack = capture_stack(PyGILState_Check());
+        engine_process(bs_core_state.engine, &ev);
+        tls->guard--;
+    }
+    bs_core_state.real_release(v);
+}
+
+static int skip_own(const char *path, uintptr_t base, void *ctx)
+{
+    (void)base;
+    (void)ctx;
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    return !strncmp(name, "libbufsan.so", 12) || !strncmp(name, "bufsan_core-", 12) ||
+           !strncmp(name, "linux-vdso", 10);
+}
+
+int callsites_patch_loaded_objects(void)
+{
+    static const got_hook hooks_template[] = {
+        {"PyObject_GetBuffer", NULL},
+        {"PyBuffer_Release", NULL},
+    };
+    got_hook hooks[2];
+    memcpy(hooks, hooks_template, sizeof hooks);
+    hooks[0].replacement = (void *)callsite_get_buffer;
+    hooks[1].replacement = (void *)callsite_release;
+    return got_patch_all(hooks, 2, skip_own, NULL);
+}

@@ -1,0 +1,35 @@
+/* The interception layer: turns buffer calls into engine events.
+ * - slots: every type with bf_getbuffer gets per-type stubs for
+ *   bf_getbuffer, bf_releasebuffer (where it has one) and tp_dealloc.
+ * - call sites: extension modules' GOT entries for PyObject_GetBuffer and
+ *   PyBuffer_Release (and the loader's interposed symbols) lead to wrappers
+ *   that see releases the slots cannot (types without bf_releasebuffer). */
+#ifndef BUFSAN_INTERCEPT_INTERCEPT_H
+#define BUFSAN_INTERCEPT_INTERCEPT_H
+
+#include <Python.h>
+
+/* Walks every type reachable from object and patches new buffer exporters.
+ * COMPLETE: no instance of a new type can have been exported yet (start-up,
+ * right after a module's creation), so an unmatched release through its
+ * slot is a bug. Needs the GIL. Returns the number of types patched. */
+int slots_patch_all_types(int complete);
+
+/* Must be called once before the first walk (needs the GIL). */
+int slots_init(void);
+
+/* Records an export that no slot stub saw (call site fallback). */
+void slots_record_export(PyObject *exporter, Py_buffer *view, int flags);
+
+/* Does TYPE's bf_releasebuffer go through one of our stubs? */
+int slots_release_is_wrapped(PyTypeObject *type);
+
+/* Call-site wrappers with the signatures of the C-API functions. */
+int callsite_get_buffer(void *obj, void *view, int flags);
+void callsite_release(void *view);
+
+/* Patches the GOT of every loaded object except the interpreter and
+ * bufsan itself. Safe to call repeatedly (only new entries are written). */
+int callsites_patch_loaded_objects(void);
+
+#endif

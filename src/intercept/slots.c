@@ -1,0 +1,314 @@
+/* Slot interception. Each patched type gets its own stubs carrying a
+ * context (the original slots), so subclasses that inherited a stub forward
+ * to the slot of the type it was installed on, and a type whose own slot
+ * calls its base's slot is never confused with it.
+ * Static types get a private copy of their PyBufferProcs (the original may
+ * be const); heap types are patched in place. tp_dealloc of Python classes
+ * (subtype_dealloc) is never replaced: it calls its base's tp_dealloc by
+ * looking for the first one that is not subtype_dealloc.
+ * The wrappers run inside bf_getbuffer / bf_releasebuffer / tp_dealloc:
+ * they call no Python code and leave no exception behind. */
+#include "intercept.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bootstrap/core.h"
+#include "../common/u64map.h"
+#include "../stacks/capture.h"
+#include "trampoline.h"
+
+typedef struct {
+    PyTypeObject *type;
+    getbufferproc get;
+    releasebufferproc rel;
+    destructor dealloc;
+    /* patched before any instance could have been exported (at start-up or
+     * right after its module was created): every release is then matched */
+    int complete;
+} type_ctx;
+
+static destructor subtype_dealloc_fn;
+static u64map type_names; /* PyTypeObject* -> name cache entry */
+
+typedef struct {
+    const char *tp_name;
+    uint32_t id;
+} name_entry;
+
+/* Interned name of TYPE ("numpy.ndarray"), cached by type and tp_name. */
+static uint32_t type_name_id(PyTypeObject *t)
+{
+    name_entry *e = u64map_get(&type_names, (uint64_t)(uintptr_t)t);
+    if (e && e->tp_name == t->tp_name)
+        return e->id;
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e)
+            return 0;
+        u64map_put(&type_names, (uint64_t)(uintptr_t)t, e);
+    }
+    e->tp_name = t->tp_name;
+    e->id = engine_intern(bs_core_state.engine, t->tp_name ? t->tp_name : "?");
+    return e->id;
+}
+
+static void fill_fields(bs_view_fields *v, const Py_buffer *view)
+{
+    v->buf = (uint64_t)(uintptr_t)view->buf;
+    v->len = view->len;
+    v->itemsize = view->itemsize;
+    v->readonly = view->readonly;
+    v->ndim = view->ndim;
+    v->format = (uint64_t)(uintptr_t)view->format;
+    v->shape = (uint64_t)(uintptr_t)view->shape;
+    v->strides = (uint64_t)(uintptr_t)view->strides;
+    v->suboffsets = (uint64_t)(uintptr_t)view->suboffsets;
+    v->internal = (uint64_t)(uintptr_t)view->internal;
+}
+
+static int has_release_slot(PyTypeObject *t)
+{
+    return t->tp_as_buffer && t->tp_as_buffer->bf_releasebuffer;
+}
+
+void slots_record_export(PyObject *exporter, Py_buffer *view, int flags)
+{
+    bs_tls *tls = bs_thread();
+    tls->guard++;
+    bs_event ev = {.kind = BS_EV_EXPORT};
+    ev.thread = (uint32_t)tls->tid;
+    ev.flags = flags;
+    ev.view = (uint64_t)(uintptr_t)view;
+    ev.obj = (uint64_t)(uintptr_t)exporter;
+    ev.type_name = type_name_id(Py_TYPE(exporter));
+    fill_fields(&ev.v, view);
+    ev.stack = capture_stack(PyGILState_Check());
+    engine_process(bs_core_state.engine, &ev);
+    tls->guard--;
+}
+
+static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *ctx)
+{
+    int rc = ctx->get(obj, view, flags);
+    if (rc != 0 || !bs_core_state.active || bs_core_state.late)
+        return rc;
+    bs_tls *tls = bs_thread();
+    if (tls->guard || !view || !view->obj)
+        return rc;
+    PyObject *exporter = view->obj;
+    if (exporter != obj &&
+        engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
+                             (uint64_t)(uintptr_t)exporter))
+        return rc; /* a forwarding exporter: the inner slot recorded it */
+    /* Without a release slot the release is only visible at call sites: track
+     * the export only when the consumer is one (else it could never match). */
+    if (!has_release_slot(Py_TYPE(exporter)) && !tls->visible)
+        return rc;
+    slots_record_export(exporter, view, flags);
+    return rc;
+}
+
+static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
+{
+    bs_tls *tls = bs_thread();
+    if (!bs_core_state.active || tls->guard || !view) {
+        ctx->rel(obj, view);
+        return;
+    }
+    bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_SLOT};
+    fill_fields(&ev.v, view);
+    ev.view = (uint64_t)(uintptr_t)view;
+    ev.obj = (uint64_t)(uintptr_t)obj;
+    /* hold a reference so that a release that wrongly drops one cannot free
+     * the object under us */
+    Py_INCREF(obj);
+    ev.refcnt_before = Py_REFCNT(obj);
+    ctx->rel(obj, view);
+    ev.refcnt_after = Py_REFCNT(obj);
+    tls->guard++;
+    ev.thread = (uint32_t)tls->tid;
+    ev.type_name = type_name_id(Py_TYPE(obj));
+    ev.slot_complete = ctx->complete && !bs_core_state.late;
+    if (!bs_core_state.late)
+        ev.stack = capture_stack(PyGILState_Check());
+    engine_process(bs_core_state.engine, &ev);
+    tls->guard--;
+    Py_DECREF(obj);
+}
+
+static void wrap_dealloc(PyObject *obj, type_ctx *ctx)
+{
+    if (bs_core_state.active && engine_has_exporter(bs_core_state.engine, (uint64_t)(uintptr_t)obj)) {
+        bs_tls *tls = bs_thread();
+        tls->guard++;
+        bs_event ev = {.kind = BS_EV_DEALLOC};
+        ev.thread = (uint32_t)tls->tid;
+        ev.obj = (uint64_t)(uintptr_t)obj;
+        ev.type_name = type_name_id(Py_TYPE(obj));
+        if (!bs_core_state.late)
+            ev.stack = capture_stack(PyGILState_Check());
+        engine_process(bs_core_state.engine, &ev);
+        tls->guard--;
+    }
+    ctx->dealloc(obj);
+}
+
+int slots_release_is_wrapped(PyTypeObject *t)
+{
+    return t->tp_as_buffer && t->tp_as_buffer->bf_releasebuffer &&
+           tramp_is_ours((void *)t->tp_as_buffer->bf_releasebuffer);
+}
+
+int slots_init(void)
+{
+    if (u64map_init(&type_names, 256) < 0)
+        return -1;
+    /* The tp_dealloc of Python classes, which must never be wrapped. */
+    PyObject *cls = PyObject_CallFunction((PyObject *)&PyType_Type, "s(O){}", "_bufsan_probe",
+                                          (PyObject *)&PyBaseObject_Type);
+    if (!cls) {
+        PyErr_Clear();
+        return -1;
+    }
+    subtype_dealloc_fn = ((PyTypeObject *)cls)->tp_dealloc;
+    Py_DECREF(cls);
+    return 0;
+}
+
+/* ---- the walk --------------------------------------------------------- */
+
+typedef struct {
+    PyTypeObject **items;
+    size_t n, cap;
+} type_list;
+
+static void push(type_list *l, PyTypeObject *t)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        PyTypeObject **n = realloc(l->items, cap * sizeof *n);
+        if (!n)
+            return;
+        l->items = n;
+        l->cap = cap;
+    }
+    l->items[l->n++] = t;
+}
+
+static int needs_patch(PyTypeObject *t)
+{
+    PyBufferProcs *pb = t->tp_as_buffer;
+    return pb && pb->bf_getbuffer && !tramp_is_ours((void *)pb->bf_getbuffer);
+}
+
+static void collect_types(type_list *todo)
+{
+    u64map seen;
+    if (u64map_init(&seen, 2048) < 0)
+        return;
+    type_list stack = {0};
+    push(&stack, &PyBaseObject_Type);
+    u64map_put(&seen, (uint64_t)(uintptr_t)&PyBaseObject_Type, (void *)1);
+    while (stack.n) {
+        PyTypeObject *t = stack.items[--stack.n];
+        if (needs_patch(t))
+            push(todo, t);
+        PyObject *subs = t->tp_subclasses;
+        if (!subs || !PyDict_Check(subs))
+            continue;
+        Py_ssize_t pos = 0;
+        PyObject *key, *ref;
+        while (PyDict_Next(subs, &pos, &key, &ref)) {
+            if (!PyWeakref_Check(ref))
+                continue;
+            PyObject *sub = PyWeakref_GET_OBJECT(ref);
+            if (sub == Py_None || !PyType_Check(sub))
+                continue;
+            if (u64map_get(&seen, (uint64_t)(uintptr_t)sub))
+                continue;
+            u64map_put(&seen, (uint64_t)(uintptr_t)sub, (void *)1);
+            push(&stack, (PyTypeObject *)sub);
+        }
+    }
+    free(stack.items);
+    u64map_destroy(&seen);
+}
+
+typedef struct {
+    PyTypeObject *type;
+    void *get, *rel, *dealloc;
+} patch_plan;
+
+/* Writes the stubs for T into B; the slots are assigned after sealing. */
+static int plan_type(tramp_batch *b, PyTypeObject *t, patch_plan *plan, int complete)
+{
+    type_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return -1;
+    PyBufferProcs *pb = t->tp_as_buffer;
+    ctx->type = t;
+    ctx->get = pb->bf_getbuffer;
+    ctx->rel = pb->bf_releasebuffer;
+    ctx->complete = complete;
+    plan->type = t;
+    plan->get = tramp_add(b, 4, ctx, (void *)wrap_getbuffer);
+    plan->rel = ctx->rel && !tramp_is_ours((void *)ctx->rel)
+                    ? tramp_add(b, 3, ctx, (void *)wrap_releasebuffer) : NULL;
+    plan->dealloc = NULL;
+    if (t->tp_dealloc && t->tp_dealloc != subtype_dealloc_fn &&
+        !tramp_is_ours((void *)t->tp_dealloc)) {
+        ctx->dealloc = t->tp_dealloc;
+        plan->dealloc = tramp_add(b, 2, ctx, (void *)wrap_dealloc);
+    }
+    return plan->get ? 0 : -1;
+}
+
+static void apply_plan(const patch_plan *plan)
+{
+    PyTypeObject *t = plan->type;
+    PyBufferProcs *pb = t->tp_as_buffer;
+    if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        if (plan->rel)
+            pb->bf_releasebuffer = (releasebufferproc)plan->rel;
+        pb->bf_getbuffer = (getbufferproc)plan->get;
+    } else {
+        PyBufferProcs *copy = malloc(sizeof *copy);
+        if (!copy)
+            return;
+        *copy = *pb;
+        copy->bf_getbuffer = (getbufferproc)plan->get;
+        if (plan->rel)
+            copy->bf_releasebuffer = (releasebufferproc)plan->rel;
+        t->tp_as_buffer = copy;
+    }
+    if (plan->dealloc)
+        t->tp_dealloc = (destructor)plan->dealloc;
+}
+
+int slots_patch_all_types(int complete)
+{
+    type_list todo = {0};
+    collect_types(&todo);
+    if (!todo.n)
+        return 0;
+    tramp_batch *b = tramp_batch_begin(todo.n * 3);
+    patch_plan *plans = calloc(todo.n, sizeof *plans);
+    if (!b || !plans) {
+        tramp_batch_end(b);
+        free(plans);
+        free(todo.items);
+        return 0;
+    }
+    size_t np = 0;
+    for (size_t i = 0; i < todo.n; i++)
+        if (plan_type(b, todo.items[i], &plans[np], complete) == 0)
+            np++;
+    /* stubs must be executable before any slot points at them */
+    if (tramp_batch_end(b) == 0)
+        for (size_t i = 0; i < np; i++)
+            apply_plan(&plans[i]);
+    free(plans);
+    free(todo.items);
+    return (int)np;
+}

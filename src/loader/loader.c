@@ -1,0 +1,165 @@
+/* libbufsan.so: the object users preload. It has no dependency on Python so
+ * that every other program runs unaffected: in a process without Python it
+ * only forwards. In a Python process its constructor finds the interpreter's
+ * version through dlsym, loads the matching core from its own directory and
+ * starts it (the core adds an audit hook before Py_Initialize).
+ * It also owns what must be interposed by symbol: main's exit status
+ * (__libc_start_main, exit) and, where the interpreter lets calls be
+ * interposed, PyObject_GetBuffer / PyBuffer_Release. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bufsan/loader_api.h"
+
+int PyObject_GetBuffer(void *obj, void *view, int flags);
+void PyBuffer_Release(void *view);
+
+#define EXPORT __attribute__((visibility("default")))
+
+static bufsan_loader_api api = {.api_version = BUFSAN_LOADER_API_VERSION};
+static char libdir[PATH_MAX];
+static int exit_status_done;
+
+static void warn(const char *msg, const char *detail)
+{
+    char buf[PATH_MAX + 256];
+    int n = snprintf(buf, sizeof buf, "==%d==WARNING: bufsan: %s%s; running without bufsan\n",
+                     (int)getpid(), msg, detail ? detail : "");
+    if (n > 0)
+        (void)!write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+/* The interpreter's "3.11" (+ "d" for a debug ABI), or -1 if this process
+ * has no Python. */
+static int python_tag(char *tag, size_t len)
+{
+    if (!dlsym(RTLD_DEFAULT, "PySys_AddAuditHook"))
+        return -1;
+    unsigned long hex = 0;
+    const unsigned long *py_version = dlsym(RTLD_DEFAULT, "Py_Version");
+    if (py_version) {
+        hex = *py_version;
+    } else {
+        const char *(*get_version)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
+        int major = 0, minor = 0;
+        if (!get_version || sscanf(get_version(), "%d.%d", &major, &minor) != 2)
+            return -1;
+        hex = ((unsigned long)major << 24) | ((unsigned long)minor << 16);
+    }
+    int debug = dlsym(RTLD_DEFAULT, "_Py_RefTotal") != NULL;
+    snprintf(tag, len, "%lu.%lu%s", (hex >> 24) & 0xff, (hex >> 16) & 0xff, debug ? "d" : "");
+    return 0;
+}
+
+__attribute__((constructor)) static void bufsan_loader_init(void)
+{
+    char tag[32];
+    if (python_tag(tag, sizeof tag) < 0)
+        return; /* not a Python process: stay inert */
+    Dl_info self;
+    if (!dladdr((void *)&bufsan_loader_init, &self) || !self.dli_fname)
+        return;
+    snprintf(libdir, sizeof libdir, "%s", self.dli_fname);
+    char *slash = strrchr(libdir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(libdir, sizeof libdir, ".");
+    char core[PATH_MAX + 64];
+    snprintf(core, sizeof core, "%s/bufsan_core-%s.so", libdir, tag);
+    if (access(core, R_OK) != 0) {
+        warn("this Python is not supported by this build: no core at ", core);
+        return;
+    }
+    void *h = dlopen(core, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        warn("cannot load the core: ", dlerror());
+        return;
+    }
+    bufsan_core_start_fn start = (bufsan_core_start_fn)dlsym(h, BUFSAN_CORE_START_SYMBOL);
+    if (!start) {
+        warn("the core has no entry point: ", core);
+        return;
+    }
+    api.libdir = libdir;
+    api.loader_base = self.dli_fbase;
+    api.next_get_buffer = dlsym(RTLD_NEXT, "PyObject_GetBuffer");
+    api.next_release = dlsym(RTLD_NEXT, "PyBuffer_Release");
+    start(&api);
+}
+
+/* ---- interposed C-API entries ------------------------------------------
+ * Seen only where the interpreter routes calls through the PLT: extension
+ * modules, embedders, and a libpython built without
+ * -fno-semantic-interposition. Debian's python3.11 binds them inside the
+ * executable, which comes first in symbol lookup, so these stay unused there. */
+
+typedef int (*get_buffer_fn)(void *, void *, int);
+typedef void (*release_fn)(void *);
+
+EXPORT int PyObject_GetBuffer(void *obj, void *view, int flags)
+{
+    if (api.get_buffer)
+        return api.get_buffer(obj, view, flags);
+    static get_buffer_fn real;
+    if (!real)
+        real = (get_buffer_fn)dlsym(RTLD_NEXT, "PyObject_GetBuffer");
+    return real(obj, view, flags);
+}
+
+EXPORT void PyBuffer_Release(void *view)
+{
+    if (api.release) {
+        api.release(view);
+        return;
+    }
+    static release_fn real;
+    if (!real)
+        real = (release_fn)dlsym(RTLD_NEXT, "PyBuffer_Release");
+    real(view);
+}
+
+/* ---- exit status -------------------------------------------------------
+ * The program's status is only known where main returns or exit() is
+ * called: both are interposed so that the core can report what was still
+ * held after finalization and turn a 0 into exitcode. */
+
+static int final_status(int status)
+{
+    if (!api.exit_status || __atomic_exchange_n(&exit_status_done, 1, __ATOMIC_SEQ_CST))
+        return status;
+    return api.exit_status(status);
+}
+
+typedef int (*main_fn)(int, char **, char **);
+static main_fn real_main;
+
+static int main_wrapper(int argc, char **argv, char **envp)
+{
+    return final_status(real_main(argc, argv, envp));
+}
+
+typedef int (*libc_start_main_fn)(main_fn, int, char **, void (*)(void), void (*)(void),
+                                  void (*)(void), void *);
+
+EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void),
+                             void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+{
+    libc_start_main_fn next = (libc_start_main_fn)dlsym(RTLD_NEXT, "__libc_start_main");
+    real_main = main;
+    return next(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+EXPORT void exit(int status)
+{
+    void (*next)(int) = (void (*)(int))dlsym(RTLD_NEXT, "exit");
+    status = final_status(status);
+    if (next)
+        next(status);
+    _exit(status);
+}

@@ -1,0 +1,320 @@
+/* See report.h. */
+#include "report.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/strbuf.h"
+#include "../stacks/depot.h"
+#include "../stacks/symbolize.h"
+#include "output.h"
+
+static const bs_options *opts;
+static char *hidden[16];
+static int nhidden;
+static uint64_t hidden_addr[16];
+static int nhidden_addr;
+static uint64_t count_by_check[BS_CHECK_COUNT];
+static uint64_t nerrors, nwarnings, nsuppressed;
+static int summary_done;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+void report_init(const bs_options *o)
+{
+    opts = o;
+}
+
+void report_hide_module(const char *path)
+{
+    if (!path || !*path || nhidden >= (int)(sizeof hidden / sizeof hidden[0]))
+        return;
+    for (int i = 0; i < nhidden; i++)
+        if (!strcmp(hidden[i], path))
+            return;
+    hidden[nhidden++] = strdup(path);
+}
+
+void report_hide_address(uint64_t addr)
+{
+    if (nhidden_addr < (int)(sizeof hidden_addr / sizeof hidden_addr[0]))
+        hidden_addr[nhidden_addr++] = addr;
+}
+
+static int is_hidden(const char *module)
+{
+    /* the C library and the dynamic linker are never the bug */
+    static const char *const base_names[] = {"libc.so.6", "ld-linux-x86-64.so.2", "libbufsan.so"};
+    const char *slash = strrchr(module, '/');
+    const char *base = slash ? slash + 1 : module;
+    for (size_t i = 0; i < sizeof base_names / sizeof base_names[0]; i++)
+        if (!strcmp(base, base_names[i]))
+            return 1;
+    /* modules named by address are resolved on the first report */
+    for (; nhidden_addr > 0; nhidden_addr--) {
+        bs_native_frame f;
+        if (symbolize_pc(hidden_addr[nhidden_addr - 1] + 1, &f) == 0)
+            report_hide_module(f.module);
+        if (opts->verbosity)
+            fprintf(stderr, "==%d==bufsan: hiding native frames of %s\n", (int)getpid(), f.module);
+    }
+    for (int i = 0; i < nhidden; i++)
+        if (!strcmp(hidden[i], module))
+            return 1;
+    return 0;
+}
+
+/* The frames a report shows: Python frames, then native frames (all of
+ * them when there is no Python frame, else those outside hidden modules). */
+typedef struct {
+    bs_stack st;
+    int shown_native[256];
+    bs_native_frame native[256];
+    int nnative;
+} shown_stack;
+
+static void collect(uint32_t id, shown_stack *s)
+{
+    memset(&s->st, 0, sizeof s->st);
+    s->nnative = 0;
+    if (!id || depot_get(id, &s->st) < 0)
+        return;
+    uint32_t limit = (uint32_t)opts->stack_depth;
+    if (s->st.npy > limit)
+        s->st.npy = limit;
+    for (uint32_t i = 0; i < s->st.nnative && s->nnative < (int)limit && s->nnative < 256; i++) {
+        bs_native_frame f;
+        if (symbolize_pc(s->st.pcs[i], &f) < 0)
+            continue;
+        if (s->st.npy && is_hidden(f.module))
+            continue;
+        s->shown_native[s->nnative] = (int)i;
+        s->native[s->nnative++] = f;
+    }
+}
+
+static int frozen(const char *file)
+{
+    return !strncmp(file, "<frozen ", 8);
+}
+
+static void summary_location(const shown_stack *s, strbuf *b)
+{
+    for (uint32_t i = 0; i < s->st.npy; i++)
+        if (!frozen(s->st.py[i].file)) {
+            sb_printf(b, "%s:%d in %s", s->st.py[i].file, s->st.py[i].line, s->st.py[i].function);
+            return;
+        }
+    for (int i = 0; i < s->nnative; i++)
+        if (!is_hidden(s->native[i].module)) {
+            const bs_native_frame *f = &s->native[i];
+            if (f->file)
+                sb_printf(b, "%s:%d in %s", f->file, f->line, f->function ? f->function : "??");
+            else
+                sb_printf(b, "(%s+0x%llx) in %s", f->module, (unsigned long long)f->offset,
+                          f->function ? f->function : "??");
+            return;
+        }
+    if (s->st.npy)
+        sb_printf(b, "%s:%d in %s", s->st.py[0].file, s->st.py[0].line, s->st.py[0].function);
+    else
+        sb_puts(b, "<unknown location>");
+}
+
+static void text_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack *s)
+{
+    sb_printf(b, "  %s\n", fs->title);
+    int k = 0;
+    for (uint32_t i = 0; i < s->st.npy; i++)
+        sb_printf(b, "    #%d %s:%d in %s\n", k++, s->st.py[i].file, s->st.py[i].line,
+                  s->st.py[i].function);
+    for (int i = 0; i < s->nnative; i++) {
+        const bs_native_frame *f = &s->native[i];
+        sb_printf(b, "    #%d 0x%llx in %s (%s+0x%llx)", k++,
+                  (unsigned long long)s->st.pcs[s->shown_native[i]],
+                  f->function ? f->function : "??", f->module, (unsigned long long)f->offset);
+        if (f->file)
+            sb_printf(b, " %s:%d", f->file, f->line);
+        sb_puts(b, "\n");
+    }
+    if (k == 0)
+        sb_puts(b, "    <no stack>\n");
+}
+
+static void json_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack *s)
+{
+    sb_puts(b, "{\"role\": ");
+    sb_json_str(b, fs->role);
+    sb_printf(b, ", \"thread\": %u, \"frames\": [", fs->thread);
+    int k = 0;
+    for (uint32_t i = 0; i < s->st.npy; i++, k++) {
+        sb_puts(b, k ? ", " : "");
+        sb_puts(b, "{\"kind\": \"python\", \"file\": ");
+        sb_json_str(b, s->st.py[i].file);
+        sb_printf(b, ", \"line\": %d, \"function\": ", s->st.py[i].line);
+        sb_json_str(b, s->st.py[i].function);
+        sb_puts(b, "}");
+    }
+    for (int i = 0; i < s->nnative; i++, k++) {
+        const bs_native_frame *f = &s->native[i];
+        sb_puts(b, k ? ", " : "");
+        sb_printf(b, "{\"kind\": \"native\", \"pc\": \"0x%llx\", \"module\": ",
+                  (unsigned long long)s->st.pcs[s->shown_native[i]]);
+        sb_json_str(b, f->module);
+        sb_printf(b, ", \"offset\": \"0x%llx\", \"function\": ", (unsigned long long)f->offset);
+        if (f->function)
+            sb_json_str(b, f->function);
+        else
+            sb_puts(b, "null");
+        if (f->file) {
+            sb_puts(b, ", \"file\": ");
+            sb_json_str(b, f->file);
+            sb_printf(b, ", \"line\": %d", f->line);
+        }
+        sb_puts(b, "}");
+    }
+    sb_puts(b, "]}");
+}
+
+static void format_text(strbuf *b, const bs_finding *f, shown_stack *stacks)
+{
+    int pid = (int)getpid();
+    sb_printf(b, "==%d==%s: bufsan: %s: %s\n", pid,
+              f->severity == BS_SEV_ERROR ? "ERROR" : "WARNING", bs_checks[f->check].name,
+              f->message);
+    for (int i = 0; i < f->nstacks; i++)
+        text_stack(b, &f->stacks[i], &stacks[i]);
+    sb_printf(b, "SUMMARY: bufsan: %s ", bs_checks[f->check].name);
+    summary_location(f->nstacks ? &stacks[0] : &(shown_stack){0}, b);
+    sb_puts(b, "\n\n");
+}
+
+static void format_json(strbuf *b, const bs_finding *f, shown_stack *stacks)
+{
+    sb_puts(b, "{\"bufsan\": 1, \"kind\": \"finding\", \"check\": ");
+    sb_json_str(b, bs_checks[f->check].name);
+    sb_printf(b, ", \"severity\": \"%s\", \"pid\": %d, \"message\": ",
+              bs_severity_name(f->severity), (int)getpid());
+    sb_json_str(b, f->message);
+    sb_puts(b, ", \"exporter\": ");
+    if (f->has_exporter) {
+        sb_puts(b, "{\"type\": ");
+        sb_json_str(b, f->exporter_type);
+        sb_printf(b, ", \"address\": \"0x%llx\", \"len\": %lld, \"readonly\": %s}",
+                  (unsigned long long)f->exporter_addr, (long long)f->exporter_len,
+                  f->exporter_readonly ? "true" : "false");
+    } else {
+        sb_puts(b, "null");
+    }
+    sb_puts(b, ", \"request\": ");
+    if (f->has_request) {
+        char names[256];
+        bs_flag_names(f->flags, names, sizeof names);
+        sb_printf(b, "{\"flags\": %d, \"flag_names\": [", (int)f->flags);
+        char *save = NULL;
+        int first = 1;
+        for (char *t = strtok_r(names, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
+            sb_puts(b, first ? "" : ", ");
+            sb_json_str(b, t);
+            first = 0;
+        }
+        sb_puts(b, "]}");
+    } else {
+        sb_puts(b, "null");
+    }
+    sb_printf(b, ", \"count\": %llu, \"bytes\": %lld, \"stacks\": [",
+              (unsigned long long)f->count, (long long)f->bytes);
+    for (int i = 0; i < f->nstacks; i++) {
+        sb_puts(b, i ? ", " : "");
+        json_stack(b, &f->stacks[i], &stacks[i]);
+    }
+    sb_puts(b, "]}\n");
+}
+
+void report_finding(const bs_finding *f, void *unused)
+{
+    (void)unused;
+    static shown_stack stacks[BS_MAX_FINDING_STACKS];
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < f->nstacks; i++)
+        collect(f->stacks[i].stack, &stacks[i]);
+    strbuf b = {0};
+    if (opts->log_format == BS_LOG_FORMAT_JSON)
+        format_json(&b, f, stacks);
+    else
+        format_text(&b, f, stacks);
+    if (b.data)
+        output_write(b.data, b.len);
+    sb_free(&b);
+    count_by_check[f->check]++;
+    if (f->severity == BS_SEV_ERROR)
+        nerrors++;
+    else
+        nwarnings++;
+    int halt = opts->halt_on_error && f->severity == BS_SEV_ERROR;
+    pthread_mutex_unlock(&lock);
+    if (halt) {
+        report_summary();
+        _exit((int)opts->exitcode);
+    }
+}
+
+void report_summary(void)
+{
+    pthread_mutex_lock(&lock);
+    if (summary_done) {
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    summary_done = 1;
+    strbuf b = {0};
+    if (opts->log_format == BS_LOG_FORMAT_JSON) {
+        sb_printf(&b,
+                  "{\"bufsan\": 1, \"kind\": \"summary\", \"pid\": %d, \"errors\": %llu, "
+                  "\"warnings\": %llu, \"suppressed\": %llu, \"by_check\": {",
+                  (int)getpid(), (unsigned long long)nerrors, (unsigned long long)nwarnings,
+                  (unsigned long long)nsuppressed);
+        int first = 1;
+        for (int i = 0; i < BS_CHECK_COUNT; i++)
+            if (count_by_check[i]) {
+                sb_printf(&b, "%s\"%s\": %llu", first ? "" : ", ", bs_checks[i].name,
+                          (unsigned long long)count_by_check[i]);
+                first = 0;
+            }
+        sb_puts(&b, "}}\n");
+    } else if (nerrors || nwarnings || nsuppressed) {
+        sb_printf(&b, "==%d==bufsan: %llu error%s, %llu warning%s, %llu suppressed", (int)getpid(),
+                  (unsigned long long)nerrors, nerrors == 1 ? "" : "s",
+                  (unsigned long long)nwarnings, nwarnings == 1 ? "" : "s",
+                  (unsigned long long)nsuppressed);
+        const char *sep = " (";
+        for (int i = 0; i < BS_CHECK_COUNT; i++)
+            if (count_by_check[i]) {
+                sb_printf(&b, "%s%s: %llu", sep, bs_checks[i].name,
+                          (unsigned long long)count_by_check[i]);
+                sep = ", ";
+            }
+        sb_puts(&b, sep[0] == ',' ? ")\n" : "\n");
+    }
+    if (b.data)
+        output_write(b.data, b.len);
+    sb_free(&b);
+    pthread_mutex_unlock(&lock);
+}
+
+uint64_t report_error_count(void)
+{
+    return nerrors;
+}
+
+void report_after_fork_child(void)
+{
+    pthread_mutex_init(&lock, NULL);
+    memset(count_by_check, 0, sizeof count_by_check);
+    nerrors = nwarnings = nsuppressed = 0;
+    summary_done = 0;
+    output_after_fork_child();
+    symbolize_reset();
+}

@@ -1,0 +1,35 @@
+/* Writes findings as text (AddressSanitizer-like) or JSON Lines, keeps the
+ * counts for the final summary and the exit status. Symbolizes native frames
+ * and reads resolved Python frames from the depot: it never calls Python, so
+ * a report can be written from any hook, after finalization, or offline. */
+#ifndef BUFSAN_REPORT_REPORT_H
+#define BUFSAN_REPORT_REPORT_H
+
+#include <stdint.h>
+
+#include "../common/options.h"
+#include "../engine/engine.h"
+
+void report_init(const bs_options *opts);
+
+/* Native frames in this module (path) are hidden from stacks that have
+ * Python frames: the interpreter's own C frames are noise next to the Python
+ * stack. Call for the interpreter executable/libpython, libc, the loader. */
+void report_hide_module(const char *path);
+
+/* Same, for the module containing ADDR (resolved when first needed). */
+void report_hide_address(uint64_t addr);
+
+/* The engine's finding sink. */
+void report_finding(const bs_finding *f, void *unused);
+
+/* Writes the end-of-run summary (text: only if anything was found; JSON:
+ * always). Idempotent. */
+void report_summary(void);
+
+uint64_t report_error_count(void);
+
+/* Child after fork: counts restart (the child's own report). */
+void report_after_fork_child(void);
+
+#endif

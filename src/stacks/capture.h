@@ -1,0 +1,20 @@
+/* Capturing the current stack into the depot: Python frames through the
+ * interpreter's own frame chain (code object + instruction offset, resolved
+ * only when the depot first sees the stack) and native frames with
+ * libunwind. Runs inside buffer hooks: no Python calls on the hot path, no
+ * exception left behind. */
+#ifndef BUFSAN_STACKS_CAPTURE_H
+#define BUFSAN_STACKS_CAPTURE_H
+
+#include <stdint.h>
+
+/* Captures the current thread's stack. WITH_PYTHON=0 skips Python frames
+ * (no GIL, or the interpreter is finalizing). Returns a depot id. */
+uint32_t capture_stack(int with_python);
+
+/* Python frame keys of the current thread, innermost first; returns count. */
+int pyframes_capture(uint64_t *keys, int max);
+/* depot resolver for those keys; needs the GIL. */
+void pyframes_resolve(const uint64_t key[2], void *frame);
+
+#endif

@@ -1,0 +1,61 @@
+/* Python frames of the current thread, read from the interpreter's frame
+ * chain (3.11: tstate->cframe->current_frame). Capture reads memory only:
+ * no frame objects are created, nothing is allocated, nothing is called.
+ * Resolution (file, line, function) uses the C-API and runs once per new
+ * stack; it keeps the code object alive so its address is never reused for
+ * a different code object while the depot names it. */
+#include <Python.h>
+
+#define Py_BUILD_CORE 1
+#include "internal/pycore_frame.h"
+#undef Py_BUILD_CORE
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "depot.h"
+
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
+#error "pyframes.c reads the Python 3.11 frame layout"
+#endif
+
+int pyframes_capture(uint64_t *keys, int max)
+{
+    PyThreadState *ts = _PyThreadState_UncheckedGet();
+    if (!ts || !ts->cframe)
+        return 0;
+    int n = 0;
+    for (_PyInterpreterFrame *f = ts->cframe->current_frame; f && n < max; f = f->previous) {
+        if (_PyFrame_IsIncomplete(f))
+            continue;
+        PyCodeObject *co = f->f_code;
+        keys[2 * n] = (uint64_t)(uintptr_t)co;
+        keys[2 * n + 1] = (uint64_t)((char *)f->prev_instr - (char *)_PyCode_CODE(co));
+        n++;
+    }
+    return n;
+}
+
+static char *utf8_or(PyObject *s, const char *fallback)
+{
+    const char *u = (s && PyUnicode_Check(s)) ? PyUnicode_AsUTF8(s) : NULL;
+    if (!u) {
+        PyErr_Clear();
+        u = fallback;
+    }
+    return strdup(u);
+}
+
+void pyframes_resolve(const uint64_t key[2], void *out)
+{
+    bs_py_frame *f = out;
+    PyCodeObject *co = (PyCodeObject *)(uintptr_t)key[0];
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    Py_INCREF(co); /* owned by the depot from now on */
+    f->file = utf8_or(co->co_filename, "?");
+    f->function = utf8_or(co->co_qualname ? co->co_qualname : co->co_name, "?");
+    f->line = PyCode_Addr2Line(co, (int)key[1]);
+    PyErr_Restore(type, value, tb);
+}

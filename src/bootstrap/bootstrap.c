@@ -43,10 +43,12 @@ bs_tls *bs_thread(void)
 
 static int installed, imp_wrapped;
 
-static void after_module_load(int complete)
+static void after_module_load(PyObject *module, int complete)
 {
-    callsites_patch_loaded_objects();
-    slots_patch_all_types(complete);
+    int got = callsites_patch_loaded_objects();
+    int types = slots_patch_module_types(module, complete) + slots_patch_all_types(complete);
+    if (bs_core_state.opts.verbosity >= 2)
+        bs_log("module loaded: %d types patched, %d GOT entries", types, got);
 }
 
 static PyObject *imp_create_wrapper(PyObject *orig, PyObject *args)
@@ -55,7 +57,7 @@ static PyObject *imp_create_wrapper(PyObject *orig, PyObject *args)
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
     tls.guard++;
-    after_module_load(1);
+    after_module_load(r, 1);
     tls.guard--;
     PyErr_Restore(t, v, tb);
     return r;
@@ -67,7 +69,7 @@ static PyObject *imp_exec_wrapper(PyObject *orig, PyObject *args)
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
     tls.guard++;
-    after_module_load(0);
+    after_module_load(PyTuple_Check(args) && PyTuple_GET_SIZE(args) ? PyTuple_GET_ITEM(args, 0) : NULL, 0);
     tls.guard--;
     PyErr_Restore(t, v, tb);
     return r;
@@ -103,11 +105,108 @@ static void wrap_imp(void)
     imp_wrapped = 1;
 }
 
+/* ---- the audit hook's own memory ---------------------------------------
+ * PySys_AddAuditHook, called before Py_Initialize, allocates its list entry
+ * with the raw allocator of that moment; finalization frees it with the
+ * allocator of the end (PYTHONMALLOC=debug, -X dev install debug hooks in
+ * between, and they abort on the foreign block). So the entry is noted at
+ * allocation and, once the interpreter's allocator is in place, moved into
+ * a block of that allocator. The pointer to it is found by scanning the
+ * runtime state (or the previous entry), so no internal layout is assumed. */
+
+static PyMemAllocatorEx raw_at_add;
+static void *hook_entry, *stale_entry;
+static size_t hook_entry_size;
+
+static void *note_malloc(void *ctx, size_t size)
+{
+    void *p = raw_at_add.malloc(raw_at_add.ctx, size);
+    if (!hook_entry) {
+        hook_entry = p;
+        hook_entry_size = size;
+    }
+    (void)ctx;
+    return p;
+}
+
+static void *note_calloc(void *ctx, size_t n, size_t size)
+{
+    (void)ctx;
+    return raw_at_add.calloc(raw_at_add.ctx, n, size);
+}
+
+static void *note_realloc(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    return raw_at_add.realloc(raw_at_add.ctx, p, size);
+}
+
+static void note_free(void *ctx, void *p)
+{
+    (void)ctx;
+    raw_at_add.free(raw_at_add.ctx, p);
+}
+
+static int add_audit_hook(Py_AuditHookFunction hook)
+{
+    PyMemAllocatorEx noting = {NULL, note_malloc, note_calloc, note_realloc, note_free};
+    PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &raw_at_add);
+    PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &noting);
+    int rc = PySys_AddAuditHook(hook, NULL);
+    PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &raw_at_add);
+    return rc;
+}
+
+static void **find_pointer_to(void *target)
+{
+    void *runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!runtime || !dladdr1(runtime, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym)
+        return NULL;
+    void **words = runtime;
+    for (size_t i = 0; i < sym->st_size / sizeof(void *); i++) {
+        if (words[i] == target)
+            return &words[i];
+    }
+    return NULL;
+}
+
+static void rehome_hook_entry(void)
+{
+    PyMemAllocatorEx now;
+    PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &now);
+    if (!hook_entry || (now.malloc == raw_at_add.malloc && now.ctx == raw_at_add.ctx &&
+                        now.free == raw_at_add.free))
+        return;
+    void **slot = find_pointer_to(hook_entry);
+    if (!slot) {
+        bs_log("audit hook entry not found in the runtime state; left in place");
+        return;
+    }
+    void *moved = PyMem_RawMalloc(hook_entry_size);
+    if (!moved)
+        return;
+    memcpy(moved, hook_entry, hook_entry_size);
+    __atomic_store_n(slot, moved, __ATOMIC_SEQ_CST);
+    /* the interpreter is iterating the list through the old entry right now:
+     * free it at the next event */
+    stale_entry = hook_entry;
+    hook_entry = moved;
+}
+
+static void free_stale_entry(void)
+{
+    raw_at_add.free(raw_at_add.ctx, stale_entry);
+    stale_entry = NULL;
+}
+
 /* ---- audit hook ------------------------------------------------------- */
 
 static void install(void)
 {
     installed = 1;
+    rehome_hook_entry();
     if (slots_init() < 0) {
         bs_log("cannot probe the type system; bufsan stays inactive");
         return;
@@ -124,6 +223,8 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
     (void)userdata;
     if (tls.guard || bs_core_state.late)
         return 0;
+    if (__builtin_expect(stale_entry != NULL, 0))
+        free_stale_entry();
     if (__builtin_expect(!installed || !imp_wrapped, 0) ||
         (event[0] == 'i' && !strcmp(event, "import")) ||
         (event[0] == 'c' && !strcmp(event, "cpython._PySys_ClearAuditHooks"))) {
@@ -267,7 +368,7 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
     report_hide_address((uint64_t)(uintptr_t)get);     /* the interpreter */
 
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-    if (PySys_AddAuditHook(audit_hook, NULL) < 0) {
+    if (add_audit_hook(audit_hook) < 0) {
         bs_log("PySys_AddAuditHook failed");
         return -1;
     }

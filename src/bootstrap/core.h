@@ -27,13 +27,20 @@ typedef struct {
 
 extern bs_core bs_core_state;
 
-/* Per-thread flags. `guard` is nestable (save/restore): while set, wrappers
- * only forward. `visible` counts call-site acquisitions in progress (an
- * extension module, or an interposed call, is the consumer). */
+/* Per-thread flags. `guard` is nestable: while set, wrappers only forward.
+ * `consumer_view` is the Py_buffer that a call-site acquisition in progress
+ * fills: its consumer is outside the interpreter (an extension module, or
+ * an interposed call), so its release will be seen there too.
+ * `slot_views` are the views that bf_getbuffer calls in progress fill: a
+ * call-site acquisition into one of them is an exporter forwarding the
+ * request (PickleBuffer, redirecting exporters), not a new consumer. */
+#define BS_MAX_SLOT_NESTING 16
 typedef struct {
     int guard;
-    int visible;
     int tid;
+    void *consumer_view;
+    int nslot;
+    void *slot_views[BS_MAX_SLOT_NESTING];
 } bs_tls;
 
 bs_tls *bs_thread(void);

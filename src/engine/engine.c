@@ -387,9 +387,12 @@ static void on_release(bs_engine *e, const bs_event *ev)
         }
         return;
     }
+    /* Only where every export of the type is seen (a wrapped release slot)
+     * is an unmatched release a bug: without one, the same Py_buffer may
+     * have been filled again where bufsan could not see it. */
+    if (!ev->slot_complete)
+        return;
     const tombstone *t = find_tombstone(e, ev);
-    if (!t && !ev->slot_complete)
-        return; /* not every export of this type is seen: no evidence of a bug */
     bs_finding f = {.check = BS_CHECK_RELEASE_UNKNOWN};
     uint32_t tn = t ? t->type_name : ev->type_name;
     if (t)

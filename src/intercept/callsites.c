@@ -15,15 +15,30 @@
 int callsite_get_buffer(void *o, void *v, int flags)
 {
     bs_tls *tls = bs_thread();
-    tls->visible++;
+    int forwarding = 0;
+    for (int i = 0; i < tls->nslot && i < BS_MAX_SLOT_NESTING; i++)
+        if (tls->slot_views[i] == v)
+            forwarding = 1;
+    void *saved = tls->consumer_view;
+    if (!forwarding)
+        tls->consumer_view = v;
     int rc = bs_core_state.real_get_buffer(o, v, flags);
-    tls->visible--;
+    tls->consumer_view = saved;
+    if (forwarding)
+        return rc; /* the slot that forwards records the export */
     Py_buffer *view = v;
     if (rc == 0 && view && view->obj && bs_core_state.active && !bs_core_state.late &&
         !tls->guard &&
         !engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
                               (uint64_t)(uintptr_t)view->obj))
-        slots_record_export(view->obj, view, flags); /* a type no stub covers yet */
+    {
+        /* a type no stub covers yet (readied after the last walk): record
+         * this export here and patch the type for the next ones */
+        slots_record_export(view->obj, view, flags);
+        tls->guard++;
+        slots_patch_type(Py_TYPE(view->obj), 0);
+        tls->guard--;
+    }
     return rc;
 }
 

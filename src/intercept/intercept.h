@@ -15,6 +15,10 @@
  * slot is a bug. Needs the GIL. Returns the number of types patched. */
 int slots_patch_all_types(int complete);
 
+/* Patches one type / the types in a module's namespace (see above). */
+int slots_patch_type(PyTypeObject *type, int complete);
+int slots_patch_module_types(PyObject *module, int complete);
+
 /* Must be called once before the first walk (needs the GIL). */
 int slots_init(void);
 

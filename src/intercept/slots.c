@@ -90,10 +90,15 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags)
 
 static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *ctx)
 {
+    bs_tls *tls = bs_thread();
+    int pushed = tls->nslot < BS_MAX_SLOT_NESTING;
+    if (pushed)
+        tls->slot_views[tls->nslot] = view;
+    tls->nslot++;
     int rc = ctx->get(obj, view, flags);
+    tls->nslot--;
     if (rc != 0 || !bs_core_state.active || bs_core_state.late)
         return rc;
-    bs_tls *tls = bs_thread();
     if (tls->guard || !view || !view->obj)
         return rc;
     PyObject *exporter = view->obj;
@@ -103,7 +108,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
         return rc; /* a forwarding exporter: the inner slot recorded it */
     /* Without a release slot the release is only visible at call sites: track
      * the export only when the consumer is one (else it could never match). */
-    if (!has_release_slot(Py_TYPE(exporter)) && !tls->visible)
+    if (!has_release_slot(Py_TYPE(exporter)) && tls->consumer_view != view)
         return rc;
     slots_record_export(exporter, view, flags);
     return rc;
@@ -286,29 +291,68 @@ static void apply_plan(const patch_plan *plan)
         t->tp_dealloc = (destructor)plan->dealloc;
 }
 
+static int patch_list(type_list *todo, int complete)
+{
+    if (!todo->n)
+        return 0;
+    tramp_batch *b = tramp_batch_begin(todo->n * 3);
+    patch_plan *plans = calloc(todo->n, sizeof *plans);
+    if (!b || !plans) {
+        tramp_batch_end(b);
+        free(plans);
+        return 0;
+    }
+    size_t np = 0;
+    for (size_t i = 0; i < todo->n; i++)
+        if (plan_type(b, todo->items[i], &plans[np], complete) == 0)
+            np++;
+    /* stubs must be executable before any slot points at them */
+    if (tramp_batch_end(b) == 0)
+        for (size_t i = 0; i < np; i++) {
+            apply_plan(&plans[i]);
+            if (bs_core_state.opts.verbosity >= 2)
+                bs_log("patched %s%s%s%s", plans[i].type->tp_name, plans[i].rel ? " +release" : "",
+                       plans[i].dealloc ? " +dealloc" : "", complete ? "" : " (late)");
+        }
+    free(plans);
+    return (int)np;
+}
+
 int slots_patch_all_types(int complete)
 {
     type_list todo = {0};
     collect_types(&todo);
-    if (!todo.n)
-        return 0;
-    tramp_batch *b = tramp_batch_begin(todo.n * 3);
-    patch_plan *plans = calloc(todo.n, sizeof *plans);
-    if (!b || !plans) {
-        tramp_batch_end(b);
-        free(plans);
-        free(todo.items);
-        return 0;
-    }
-    size_t np = 0;
-    for (size_t i = 0; i < todo.n; i++)
-        if (plan_type(b, todo.items[i], &plans[np], complete) == 0)
-            np++;
-    /* stubs must be executable before any slot points at them */
-    if (tramp_batch_end(b) == 0)
-        for (size_t i = 0; i < np; i++)
-            apply_plan(&plans[i]);
-    free(plans);
+    int n = patch_list(&todo, complete);
     free(todo.items);
-    return (int)np;
+    return n;
+}
+
+int slots_patch_type(PyTypeObject *t, int complete)
+{
+    if (!needs_patch(t))
+        return 0;
+    type_list todo = {0};
+    push(&todo, t);
+    int n = patch_list(&todo, complete);
+    free(todo.items);
+    return n;
+}
+
+int slots_patch_module_types(PyObject *module, int complete)
+{
+    /* Static types of extension modules are often readied lazily, at first
+     * use, so the subclass walk cannot see them yet: take them from the
+     * module's namespace. */
+    PyObject *dict = module && PyModule_Check(module) ? PyModule_GetDict(module) : NULL;
+    if (!dict)
+        return 0;
+    type_list todo = {0};
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(dict, &pos, &key, &value))
+        if (PyType_Check(value) && needs_patch((PyTypeObject *)value))
+            push(&todo, (PyTypeObject *)value);
+    int n = patch_list(&todo, complete);
+    free(todo.items);
+    return n;
 }

@@ -340,6 +340,8 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
     tls.tid = 0; /* the loader's constructor runs on the main thread */
     output_configure(c->opts.log_path);
     report_init(&c->opts);
+    if (report_load_suppressions(c->opts.suppressions, err, sizeof err) < 0)
+        fatal_options(err);
     c->engine = engine_new(&c->opts, report_finding, NULL);
     if (!c->engine) {
         bs_log("out of memory");

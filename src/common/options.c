@@ -202,6 +202,16 @@ void bs_options_defaults(bs_options *o)
     derive_severity(o);
 }
 
+void bs_options_free(bs_options *o)
+{
+    for (size_t i = 0; i < NROWS; i++)
+        if (rows[i].kind == K_STRING || rows[i].kind == K_CHECKS) {
+            char **field = (char **)((char *)o + rows[i].offset);
+            free(*field);
+            *field = NULL;
+        }
+}
+
 int bs_options_set(bs_options *o, const char *name, size_t namelen, const char *value,
                    const char *source, char *err, size_t errlen)
 {
@@ -292,13 +302,32 @@ void bs_options_print_help(FILE *f)
     fputc('\n', f);
 }
 
+/* Markdown table cells: a '|' would end the cell. */
+static void md_cell(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
 void bs_options_print_markdown(FILE *f)
 {
     fprintf(f, "| key | type | default | meaning |\n|---|---|---|---|\n");
     for (size_t i = 0; i < NROWS; i++) {
         const opt_row *r = &rows[i];
-        fprintf(f, "| `%s` | %s%s%s%s | `%s` | %s |\n", r->name, kind_name(r),
-                r->constraint[0] ? " (" : "", r->constraint, r->constraint[0] ? ")" : "",
-                r->def, r->help);
+        fprintf(f, "| `%s` | %s", r->name, kind_name(r));
+        if (r->constraint[0]) {
+            fputs(" (", f);
+            md_cell(f, r->constraint);
+            fputs(")", f);
+        }
+        if (r->def[0])
+            fprintf(f, " | `%s` | ", r->def);
+        else
+            fprintf(f, " | (empty) | ");
+        md_cell(f, r->help);
+        fputs(" |\n", f);
     }
 }

@@ -31,6 +31,9 @@ enum { BS_LOG_FORMAT_TEXT = 0, BS_LOG_FORMAT_JSON = 1 };
 /* Fills OPTS with the defaults. */
 void bs_options_defaults(bs_options *opts);
 
+/* Frees the STRING values. */
+void bs_options_free(bs_options *opts);
+
 /* Parses S ("k=v:k=v", values may be quoted with ' or ") on top of OPTS.
  * SOURCE names where S came from, for messages. Returns 0, or -1 with a
  * one-line message in ERR. */

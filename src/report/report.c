@@ -11,20 +11,32 @@
 #include "../stacks/depot.h"
 #include "../stacks/symbolize.h"
 #include "output.h"
+#include "suppress.h"
 
 static const bs_options *opts;
 static char *hidden[16];
 static int nhidden;
 static uint64_t hidden_addr[16];
 static int nhidden_addr;
+static char main_program[4096];
+static bs_suppressions suppressions;
 static uint64_t count_by_check[BS_CHECK_COUNT];
 static uint64_t nerrors, nwarnings, nsuppressed;
 static int summary_done;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
+int report_load_suppressions(const char *path, char *err, size_t errlen)
+{
+    if (!path || !*path)
+        return 0;
+    return suppressions_load(&suppressions, path, err, errlen);
+}
+
 void report_init(const bs_options *o)
 {
     opts = o;
+    ssize_t n = readlink("/proc/self/exe", main_program, sizeof main_program - 1);
+    main_program[n > 0 ? n : 0] = '\0';
 }
 
 void report_hide_module(const char *path)
@@ -52,6 +64,9 @@ static int is_hidden(const char *module)
     for (size_t i = 0; i < sizeof base_names / sizeof base_names[0]; i++)
         if (!strcmp(base, base_names[i]))
             return 1;
+    /* the interpreter's own program (python3.11 linked to a shared libpython) */
+    if (main_program[0] && !strcmp(module, main_program) && !strncmp(base, "python", 6))
+        return 1;
     /* modules named by address are resolved on the first report */
     for (; nhidden_addr > 0; nhidden_addr--) {
         bs_native_frame f;
@@ -233,11 +248,43 @@ static void format_json(strbuf *b, const bs_finding *f, shown_stack *stacks)
     sb_puts(b, "]}\n");
 }
 
+/* Is F suppressed? Matches every frame of every stack, hidden ones too. */
+static int suppressed(const bs_finding *f)
+{
+    if (!suppressions.n)
+        return 0;
+    const char *strs[2 * 256 * BS_MAX_FINDING_STACKS];
+    size_t n = 0;
+    for (int i = 0; i < f->nstacks; i++) {
+        bs_stack st;
+        if (!f->stacks[i].stack || depot_get(f->stacks[i].stack, &st) < 0)
+            continue;
+        for (uint32_t k = 0; k < st.npy && n + 2 <= sizeof strs / sizeof strs[0]; k++) {
+            strs[n++] = st.py[k].function;
+            strs[n++] = st.py[k].file;
+        }
+        for (uint32_t k = 0; k < st.nnative && n + 2 <= sizeof strs / sizeof strs[0]; k++) {
+            bs_native_frame nf;
+            if (symbolize_pc(st.pcs[k], &nf) < 0)
+                continue;
+            strs[n++] = nf.function;
+            strs[n++] = nf.module;
+        }
+    }
+    bs_match_subject subj = {strs, n, f->has_exporter ? f->exporter_type : NULL};
+    return suppressions_match(&suppressions, f->check, &subj) != NULL;
+}
+
 void report_finding(const bs_finding *f, void *unused)
 {
     (void)unused;
     static shown_stack stacks[BS_MAX_FINDING_STACKS];
     pthread_mutex_lock(&lock);
+    if (suppressed(f)) {
+        nsuppressed++;
+        pthread_mutex_unlock(&lock);
+        return;
+    }
     for (int i = 0; i < f->nstacks; i++)
         collect(f->stacks[i].stack, &stacks[i]);
     strbuf b = {0};
@@ -283,7 +330,14 @@ void report_summary(void)
                           (unsigned long long)count_by_check[i]);
                 first = 0;
             }
-        sb_puts(&b, "}}\n");
+        sb_puts(&b, "}, \"suppressions\": [");
+        for (size_t i = 0; i < suppressions.n; i++) {
+            sb_puts(&b, i ? ", {\"rule\": " : "{\"rule\": ");
+            sb_json_str(&b, suppressions.rules[i].text);
+            sb_printf(&b, ", \"line\": %d, \"count\": %llu}", suppressions.rules[i].line,
+                      (unsigned long long)suppressions.rules[i].hits);
+        }
+        sb_puts(&b, "]}\n");
     } else if (nerrors || nwarnings || nsuppressed) {
         sb_printf(&b, "==%d==bufsan: %llu error%s, %llu warning%s, %llu suppressed", (int)getpid(),
                   (unsigned long long)nerrors, nerrors == 1 ? "" : "s",
@@ -297,6 +351,12 @@ void report_summary(void)
                 sep = ", ";
             }
         sb_puts(&b, sep[0] == ',' ? ")\n" : "\n");
+        for (size_t i = 0; i < suppressions.n; i++)
+            sb_printf(&b, "==%d==bufsan: suppression %s:%d '%s' matched %llu finding%s%s\n",
+                      (int)getpid(), suppressions.path, suppressions.rules[i].line,
+                      suppressions.rules[i].text, (unsigned long long)suppressions.rules[i].hits,
+                      suppressions.rules[i].hits == 1 ? "" : "s",
+                      suppressions.rules[i].hits ? "" : " (unused)");
     }
     if (b.data)
         output_write(b.data, b.len);

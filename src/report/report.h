@@ -12,6 +12,9 @@
 
 void report_init(const bs_options *opts);
 
+/* Loads the suppressions file (the suppressions option); 0 or -1 + ERR. */
+int report_load_suppressions(const char *path, char *err, size_t errlen);
+
 /* Native frames in this module (path) are hidden from stacks that have
  * Python frames: the interpreter's own C frames are noise next to the Python
  * stack. Call for the interpreter executable/libpython, libc, the loader. */

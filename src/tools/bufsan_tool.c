@@ -9,6 +9,7 @@
 
 #include "../common/options.h"
 #include "../common/strbuf.h"
+#include "../report/suppress.h"
 
 static int check_options(int argc, char **argv)
 {
@@ -33,7 +34,7 @@ static int check_options(int argc, char **argv)
         const char *eq = strchr(a, '=');
         size_t klen = eq ? (size_t)(eq - a) : strlen(a);
         const char *value = eq ? eq + 1 : "1"; /* --halt-on-error means =1 */
-        if (bs_options_set(&o, a, klen, value, "bufsan", err, sizeof err) < 0) {
+        if (bs_options_set(&o, a, klen, value, "command line", err, sizeof err) < 0) {
             fprintf(stderr, "bufsan: error: %s\n", err);
             return BS_OPTIONS_EXIT_STATUS;
         }
@@ -44,6 +45,14 @@ static int check_options(int argc, char **argv)
         /* quote so that ':' in a value survives the BUFSAN_OPTIONS syntax */
         sb_printf(&merged, "=%s%s%s", strchr(value, '"') ? "'" : "\"", value,
                   strchr(value, '"') ? "'" : "\"");
+    }
+    if (o.suppressions && *o.suppressions) {
+        bs_suppressions s;
+        if (suppressions_load(&s, o.suppressions, err, sizeof err) < 0) {
+            fprintf(stderr, "bufsan: error: %s\n", err);
+            return BS_OPTIONS_EXIT_STATUS;
+        }
+        suppressions_free(&s);
     }
     printf("%s\n", merged.data ? merged.data : "");
     sb_free(&merged);

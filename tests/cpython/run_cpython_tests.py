@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Runs CPython's own buffer-heavy test modules twice, without and with
+bufsan, and fails unless both runs give the same results and bufsan found
+nothing (after the shipped suppressions, when there are any).
+
+    run_cpython_tests.py --python /usr/bin/python3.11 --libdir build/lib test_buffer ...
+Prints the wall time of both runs and their ratio."""
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def summary_of(output):
+    """The lines of regrtest's closing summary that name results."""
+    keep = []
+    for line in output.splitlines():
+        line = line.strip()
+        if re.match(r"^(All )?\d+ tests? (OK|failed|skipped|altered|omitted|"
+                    r"run no tests|resource denied)", line) or \
+                line.startswith("Tests result:") or \
+                re.match(r"^test_\w+( test_\w+)*$", line):
+            keep.append(line)
+    return keep
+
+
+def run(python, modules, env):
+    cmd = [python, "-m", "test", "--timeout", "900"] + modules
+    start = time.monotonic()
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, errors="replace", stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, time.monotonic() - start
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--python", required=True)
+    ap.add_argument("--libdir", required=True)
+    ap.add_argument("modules", nargs="+")
+    args = ap.parse_args()
+
+    base_env = dict(os.environ)
+    base_env.pop("LD_PRELOAD", None)
+    base_env.pop("BUFSAN_OPTIONS", None)
+    rc0, out0, t0 = run(args.python, args.modules, base_env)
+
+    logdir = tempfile.mkdtemp(prefix="bufsan-cpython-")
+    env = dict(base_env)
+    env["LD_PRELOAD"] = os.path.join(os.path.abspath(args.libdir), "libbufsan.so")
+    env["BUFSAN_OPTIONS"] = "log_format=json:log_path=" + os.path.join(logdir, "log")
+    rc1, out1, t1 = run(args.python, args.modules, env)
+
+    findings = []
+    processes = 0
+    for path in sorted(glob.glob(os.path.join(logdir, "log.*"))):
+        processes += 1
+        with open(path, errors="replace") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    findings.append({"check": "unreadable-log-line", "message": line.strip()})
+                    continue
+                if rec.get("kind") == "finding":
+                    findings.append(rec)
+
+    print(f"{os.path.basename(args.python)}: {len(args.modules)} modules; "
+          f"without bufsan {t0:.1f} s (exit {rc0}), with bufsan {t1:.1f} s (exit {rc1}), "
+          f"ratio {t1 / t0:.2f}; {processes} process logs")
+    ok = True
+    s0, s1 = summary_of(out0), summary_of(out1)
+    if s0 != s1 or rc0 != rc1:
+        ok = False
+        print("FAIL: results differ under bufsan")
+        print("--- without bufsan:\n  " + "\n  ".join(s0))
+        print("--- with bufsan:\n  " + "\n  ".join(s1))
+        print(out1[-4000:])
+    if findings:
+        ok = False
+        print(f"FAIL: {len(findings)} unexpected bufsan findings")
+        for f in findings[:20]:
+            frames = [fr for st in f.get("stacks", [])[:1] for fr in st.get("frames", [])[:3]]
+            where = "; ".join(f"{fr.get('file') or fr.get('module')}:{fr.get('line') or fr.get('offset')}"
+                              for fr in frames)
+            print(f"  {f.get('check')}: {f.get('message')} at {where}")
+    if ok:
+        print("OK: same results, no findings:", " | ".join(s1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+/*
+ * bufsan_embed: an application embedding libpython. It runs the Python
+ * source file named on its command line with PyRun_SimpleString (so frames
+ * say "<string>"), finalizes the interpreter and returns 0: under bufsan a
+ * leak found at finalization must still turn the exit status into 66.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static char *
+embed_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *text;
+    long size;
+
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    text = malloc((size_t)size + 1);
+    if (text != NULL && fread(text, 1, (size_t)size, f) != (size_t)size) {
+        free(text);
+        text = NULL;
+    }
+    if (text != NULL)
+        text[size] = '\0';
+    fclose(f);
+    return text;
+}
+
+static int
+embed_run_source(const char *source)
+{
+    int rc;
+
+    Py_Initialize();
+    rc = PyRun_SimpleString(source);
+    if (Py_FinalizeEx() < 0)
+        return 120;
+    printf("embed: finalized\n");
+    fflush(stdout);
+    return rc == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    char *source;
+    int rc;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s SCRIPT.py\n", argv[0]);
+        return 2;
+    }
+    source = embed_read_file(argv[1]);
+    if (source == NULL) {
+        perror(argv[1]);
+        return 2;
+    }
+    rc = embed_run_source(source);
+    free(source);
+    return rc;
+}

@@ -1,0 +1,275 @@
+/* The engine fed with synthetic events: each lifetime rule fires on the
+ * buggy sequence and stays quiet on the correct one. */
+#include <stdlib.h>
+
+#include "../../src/engine/engine.h"
+#include "check.h"
+
+typedef struct {
+    int n;
+    bs_finding f[16];
+} captured;
+
+static void sink(const bs_finding *f, void *ctx)
+{
+    captured *c = ctx;
+    if (c->n < 16)
+        c->f[c->n] = *f;
+    c->n++;
+}
+
+static bs_options opts;
+
+static bs_event export_ev(uint64_t view, uint64_t obj, int64_t len, uint32_t stack)
+{
+    bs_event e = {.kind = BS_EV_EXPORT, .view = view, .obj = obj, .stack = stack};
+    e.v.buf = obj + 0x100;
+    e.v.len = len;
+    e.v.itemsize = 1;
+    return e;
+}
+
+static bs_event release_ev(uint64_t view, uint64_t obj, int64_t len, int complete)
+{
+    bs_event e = {.kind = BS_EV_RELEASE, .view = view, .obj = obj, .slot_complete = (uint32_t)complete};
+    e.v.buf = obj + 0x100;
+    e.v.len = len;
+    e.refcnt_before = e.refcnt_after = 2;
+    return e;
+}
+
+static void test_balanced_is_quiet(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    for (int i = 0; i < 100; i++) {
+        bs_event x = export_ev(0x1000 + (uint64_t)i * 64, 0x9000, 8, 1);
+        engine_process(e, &x);
+    }
+    for (int i = 0; i < 100; i++) {
+        bs_event r = release_ev(0x1000 + (uint64_t)i * 64, 0x9000, 8, 1);
+        engine_process(e, &r);
+    }
+    bs_event d = {.kind = BS_EV_DEALLOC, .obj = 0x9000};
+    engine_process(e, &d);
+    bs_event fin = {.kind = BS_EV_FINALIZE};
+    engine_process(e, &fin);
+    CHECK(c.n == 0);
+    CHECK(engine_live_exports(e) == 0);
+    engine_free(e);
+}
+
+static void test_leaks_grouped_by_stack(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    uint32_t ba = engine_intern(e, "bytearray");
+    for (int i = 0; i < 3; i++) {
+        bs_event x = export_ev(0x1000 + (uint64_t)i * 64, 0x9000 + (uint64_t)i * 64, 10, 7);
+        x.type_name = ba;
+        engine_process(e, &x);
+    }
+    bs_event big = export_ev(0x5000, 0xa000, 1000, 8);
+    big.type_name = engine_intern(e, "bytes");
+    engine_process(e, &big);
+    bs_event fin = {.kind = BS_EV_FINALIZE};
+    engine_process(e, &fin);
+    CHECK(c.n == 2);
+    /* largest first */
+    CHECK(c.f[0].check == BS_CHECK_LEAKED_EXPORT);
+    CHECK(c.f[0].bytes == 1000 && c.f[0].count == 1);
+    CHECK(c.f[1].count == 3 && c.f[1].bytes == 30);
+    CHECK_STR(c.f[1].exporter_type, "bytearray");
+    CHECK_STR(c.f[1].message, "3 exports of bytearray (30 bytes) never released");
+    CHECK(c.f[1].stacks[0].stack == 7);
+    /* events after finalization are ignored */
+    bs_event late = export_ev(0x7000, 0xb000, 1, 9);
+    engine_process(e, &late);
+    CHECK(c.n == 2);
+    engine_free(e);
+}
+
+static void test_release_of_copy_matches(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_event x = export_ev(0x1000, 0x9000, 8, 1);
+    x.v.internal = 0x42;
+    engine_process(e, &x);
+    bs_event r = release_ev(0x2000 /* a copy elsewhere */, 0x9000, 8, 1);
+    r.v.internal = 0x42;
+    engine_process(e, &r);
+    CHECK(c.n == 0);
+    CHECK(engine_live_exports(e) == 0);
+    engine_free(e);
+}
+
+static void test_double_release(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_event x = export_ev(0x1000, 0x9000, 8, 1);
+    engine_process(e, &x);
+    bs_event r = release_ev(0x1000, 0x9000, 8, 1);
+    r.stack = 2;
+    engine_process(e, &r);
+    bs_event r2 = release_ev(0x3000, 0x9000, 8, 1);
+    r2.stack = 3;
+    engine_process(e, &r2);
+    CHECK(c.n == 1);
+    CHECK(c.f[0].check == BS_CHECK_RELEASE_UNKNOWN);
+    CHECK(c.f[0].nstacks == 3);
+    CHECK_STR(c.f[0].stacks[0].role, "release");
+    CHECK(c.f[0].stacks[0].stack == 3);
+    CHECK_STR(c.f[0].stacks[1].role, "earlier-release");
+    CHECK(c.f[0].stacks[1].stack == 2);
+    CHECK_STR(c.f[0].stacks[2].role, "acquire");
+    CHECK(c.f[0].stacks[2].stack == 1);
+    engine_free(e);
+}
+
+static void test_unmatched_release_needs_complete_slot(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    /* seen only at a call site (no release slot): no evidence */
+    bs_event r = release_ev(0x1000, 0x9000, 8, 0);
+    engine_process(e, &r);
+    CHECK(c.n == 0);
+    /* same after a tracked export was released through the same view */
+    bs_event x = export_ev(0x1000, 0x9000, 8, 1);
+    engine_process(e, &x);
+    engine_process(e, &r);
+    engine_process(e, &r);
+    CHECK(c.n == 0);
+    /* through a wrapped slot every export is seen: a bug */
+    bs_event rs = release_ev(0x5000, 0xa000, 8, 1);
+    engine_process(e, &rs);
+    CHECK(c.n == 1 && c.f[0].check == BS_CHECK_RELEASE_UNKNOWN);
+    engine_free(e);
+}
+
+static void test_release_decrefs_obj(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_event x = export_ev(0x1000, 0x9000, 8, 1);
+    engine_process(e, &x);
+    bs_event r = release_ev(0x1000, 0x9000, 8, 1);
+    r.refcnt_before = 3;
+    r.refcnt_after = 2;
+    engine_process(e, &r);
+    CHECK(c.n == 1 && c.f[0].check == BS_CHECK_RELEASE_DECREFS_OBJ);
+    CHECK(engine_live_exports(e) == 0);
+    /* an increment is not this check's business */
+    engine_process(e, &x);
+    r.refcnt_after = 4;
+    engine_process(e, &r);
+    CHECK(c.n == 1);
+    engine_free(e);
+}
+
+static void test_exporter_freed_while_exported(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_event x = export_ev(0x1000, 0x9000, 8, 1);
+    engine_process(e, &x);
+    bs_event x2 = export_ev(0x1040, 0x9000, 8, 1);
+    engine_process(e, &x2);
+    bs_event d = {.kind = BS_EV_DEALLOC, .obj = 0x9000, .stack = 5};
+    engine_process(e, &d);
+    CHECK(c.n == 1);
+    CHECK(c.f[0].check == BS_CHECK_EXPORTER_FREED_WHILE_EXPORTED);
+    CHECK(c.f[0].count == 2 && c.f[0].bytes == 16);
+    CHECK_STR(c.f[0].stacks[0].role, "dealloc");
+    CHECK(c.f[0].stacks[0].stack == 5);
+    /* the exports died with it: no leak reported on top */
+    bs_event fin = {.kind = BS_EV_FINALIZE};
+    engine_process(e, &fin);
+    CHECK(c.n == 1);
+    engine_free(e);
+}
+
+static void test_address_reuse_forgets_tombstones(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_event x = export_ev(0x1000, 0x9000, 8, 1);
+    engine_process(e, &x);
+    bs_event r = release_ev(0x1000, 0x9000, 8, 1);
+    engine_process(e, &r);
+    bs_event d = {.kind = BS_EV_DEALLOC, .obj = 0x9000};
+    engine_process(e, &d);
+    /* the old export is no evidence about a new object at that address */
+    engine_process(e, &r);
+    CHECK(c.n == 1 && c.f[0].check == BS_CHECK_RELEASE_UNKNOWN);
+    CHECK(c.f[0].nstacks == 1);
+    engine_free(e);
+}
+
+static void test_refilled_view_keeps_old_export_as_leak(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_event a = export_ev(0x1000, 0x9000, 8, 1);
+    engine_process(e, &a);
+    bs_event b = export_ev(0x1000, 0xa000, 4, 2); /* same Py_buffer filled again */
+    engine_process(e, &b);
+    bs_event r = release_ev(0x1000, 0xa000, 4, 1);
+    engine_process(e, &r);
+    bs_event fin = {.kind = BS_EV_FINALIZE};
+    engine_process(e, &fin);
+    CHECK(c.n == 1 && c.f[0].check == BS_CHECK_LEAKED_EXPORT && c.f[0].bytes == 8);
+    engine_free(e);
+}
+
+static void test_disabled_check_is_silent(void)
+{
+    captured c = {0};
+    bs_options o;
+    char err[256];
+    bs_options_defaults(&o);
+    CHECK(bs_options_parse(&o, "checks=-leaked-export", "test", err, sizeof err) == 0);
+    bs_engine *e = engine_new(&o, sink, &c);
+    bs_event x = export_ev(0x1000, 0x9000, 8, 1);
+    engine_process(e, &x);
+    bs_event fin = {.kind = BS_EV_FINALIZE};
+    engine_process(e, &fin);
+    CHECK(c.n == 0);
+    engine_free(e);
+    bs_options_free(&o);
+}
+
+static void test_flag_names(void)
+{
+    char b[256];
+    bs_flag_names(0, b, sizeof b);
+    CHECK_STR(b, "PyBUF_SIMPLE");
+    bs_flag_names(0x11c, b, sizeof b);
+    CHECK_STR(b, "PyBUF_FULL_RO");
+    bs_flag_names(0x1, b, sizeof b);
+    CHECK_STR(b, "PyBUF_WRITABLE");
+    bs_flag_names(0x38 | 0x4, b, sizeof b);
+    CHECK_STR(b, "PyBUF_C_CONTIGUOUS|PyBUF_FORMAT");
+    bs_flag_names(0x8 | 0x4000, b, sizeof b);
+    CHECK_STR(b, "PyBUF_ND|0x4000");
+}
+
+int main(void)
+{
+    bs_options_defaults(&opts);
+    test_balanced_is_quiet();
+    test_leaks_grouped_by_stack();
+    test_release_of_copy_matches();
+    test_double_release();
+    test_unmatched_release_needs_complete_slot();
+    test_release_decrefs_obj();
+    test_exporter_freed_while_exported();
+    test_address_reuse_forgets_tombstones();
+    test_refilled_view_keeps_old_export_as_leak();
+    test_disabled_check_is_silent();
+    test_flag_names();
+    bs_options_free(&opts);
+    return checks_report();
+}

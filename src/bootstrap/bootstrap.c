@@ -287,22 +287,40 @@ static void fork_child(void)
 
 /* ---- start ------------------------------------------------------------ */
 
+typedef struct {
+    uintptr_t addr, start, end;
+} text_query;
+
+/* The executable segment of the object containing q->addr. */
 static int find_text(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
-    uintptr_t self = (uintptr_t)data;
+    text_query *q = data;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
             continue;
         uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
-        if (self >= start && self < end) {
-            bs_core_state.text_start = start;
-            bs_core_state.text_end = end;
+        if (q->addr >= start && q->addr < end) {
+            q->start = start;
+            q->end = end;
             return 1;
         }
     }
     return 0;
+}
+
+static void add_inside(const void *addr)
+{
+    text_query q = {(uintptr_t)addr, 0, 0};
+    if (!addr || !dl_iterate_phdr(find_text, &q))
+        return;
+    bs_core *c = &bs_core_state;
+    if (c->ninside < (int)(sizeof c->inside / sizeof c->inside[0])) {
+        c->inside[c->ninside].start = q.start;
+        c->inside[c->ninside].end = q.end;
+        c->ninside++;
+    }
 }
 
 void bs_log(const char *fmt, ...)
@@ -347,7 +365,10 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
         bs_log("out of memory");
         return -1;
     }
-    dl_iterate_phdr(find_text, (void *)(uintptr_t)&bufsan_core_start);
+    text_query self = {(uintptr_t)&bufsan_core_start, 0, 0};
+    dl_iterate_phdr(find_text, &self);
+    c->text_start = self.start;
+    c->text_end = self.end;
 
     /* The real entry points. Where the loader's definitions win symbol
      * lookup, calls are interposed and the real ones come after the loader. */
@@ -368,6 +389,9 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
         return -1;
     }
     report_hide_address((uint64_t)(uintptr_t)get);     /* the interpreter */
+    add_inside(get);
+    add_inside(api->loader_base ? dlsym(RTLD_DEFAULT, "__libc_start_main") : NULL);
+    add_inside(dlsym(RTLD_DEFAULT, "gnu_get_libc_version"));
 
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     if (add_audit_hook(audit_hook) < 0) {

@@ -23,6 +23,11 @@ typedef struct {
     bs_get_buffer_fn real_get_buffer;
     bs_release_fn real_release;
     uintptr_t text_start, text_end; /* this core's code, dropped from native stacks */
+    /* code that is never the consumer: the interpreter, the loader, libc */
+    struct {
+        uintptr_t start, end;
+    } inside[8];
+    int ninside;
 } bs_core;
 
 extern bs_core bs_core_state;

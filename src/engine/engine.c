@@ -371,6 +371,9 @@ static void on_release(bs_engine *e, const bs_event *ev)
             f.flags = x->flags;
             f.count = 1;
             f.bytes = x->v.len;
+            if (ev->slot_stack)
+                add_stack(&f, "slot", fmt_title("the bf_releasebuffer function is:", 0, 0),
+                          ev->thread, ev->slot_stack);
             add_stack(&f, "release", fmt_title("released by thread T%u at:", ev->thread, 0),
                       ev->thread, ev->stack);
             add_stack(&f, "acquire", fmt_title("acquired by thread T%u with %s at:", x->thread,

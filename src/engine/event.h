@@ -45,6 +45,9 @@ typedef struct {
     /* releases: does the exporter type have a release slot that bufsan wraps?
      * If not, an unmatched release is only an error with positive evidence. */
     uint32_t slot_complete;
+    /* releases through a slot: the stack naming the bf_releasebuffer
+     * function itself (one native frame), where a slot bug lives */
+    uint32_t slot_stack;
 } bs_event;
 
 #endif

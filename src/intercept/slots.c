@@ -16,6 +16,7 @@
 #include "../bootstrap/core.h"
 #include "../common/u64map.h"
 #include "../stacks/capture.h"
+#include "../stacks/depot.h"
 #include "trampoline.h"
 
 typedef struct {
@@ -137,6 +138,11 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     ev.slot_complete = ctx->complete && !bs_core_state.late;
     if (!bs_core_state.late)
         ev.stack = capture_stack(PyGILState_Check());
+    if (ev.refcnt_after < ev.refcnt_before) {
+        /* name the slot function: +1 because frames are return addresses */
+        uint64_t pc = (uint64_t)(uintptr_t)ctx->rel + 1;
+        ev.slot_stack = depot_put(NULL, 0, &pc, 1, NULL);
+    }
     engine_process(bs_core_state.engine, &ev);
     tls->guard--;
     Py_DECREF(obj);

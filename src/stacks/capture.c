@@ -12,6 +12,19 @@
 #include "depot.h"
 
 #define MAX_FRAMES 256
+/* Frames looked at to decide whether the consumer is outside the
+ * interpreter (an extension calling PyObject_GetBuffer, or the C-API on its
+ * behalf, e.g. PyArg_ParseTuple with "y*", is within this depth). */
+#define PROBE_FRAMES 12
+
+static int inside(uintptr_t pc)
+{
+    const bs_core *c = &bs_core_state;
+    for (int i = 0; i < c->ninside; i++)
+        if (pc >= c->inside[i].start && pc < c->inside[i].end)
+            return 1;
+    return 0;
+}
 
 static void resolve(const uint64_t key[2], bs_py_frame *f)
 {
@@ -30,8 +43,23 @@ uint32_t capture_stack(int with_python)
     uint64_t pcs[MAX_FRAMES];
     int nn = 0;
     if (o->native_stacks) {
-        int want = depth + 8 < MAX_FRAMES + 16 ? depth + 8 : MAX_FRAMES + 16;
-        int n = unw_backtrace(raw, want);
+        /* Pure-Python traffic has nothing native to show: look at the
+         * innermost frames first and unwind fully only when code outside the
+         * interpreter is among them (or when there is no Python stack). */
+        int n = unw_backtrace(raw, PROBE_FRAMES);
+        int outside = npy == 0;
+        for (int k = 0; k < n && !outside; k++) {
+            uintptr_t pc = (uintptr_t)raw[k];
+            if (!(pc >= bs_core_state.text_start && pc < bs_core_state.text_end) && !inside(pc)) {
+                outside = 1;
+                if (o->verbosity >= 2)
+                    bs_log("consumer outside the interpreter: frame %d pc %p", k, (void *)pc);
+            }
+        }
+        if (!outside)
+            n = 0;
+        else if (n == PROBE_FRAMES)
+            n = unw_backtrace(raw, depth + 8 < MAX_FRAMES + 16 ? depth + 8 : MAX_FRAMES + 16);
         int i = 0;
         while (i < n && (uintptr_t)raw[i] >= bs_core_state.text_start &&
                (uintptr_t)raw[i] < bs_core_state.text_end)

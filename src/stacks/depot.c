@@ -21,13 +21,26 @@ static entry **entries;    /* id-1 -> entry */
 static uint32_t nentries, capentries;
 static u64map by_hash;
 
-static uint64_t hash_words(const uint64_t *w, size_t n, uint32_t npy)
+/* Hash of the words a (n_a of them) followed by b (n_b). Cheap: one
+ * multiply per word, one finalizer. */
+static uint64_t hash_two(const uint64_t *a, size_t n_a, const uint64_t *b, size_t n_b, uint32_t npy)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ npy;
-    for (size_t i = 0; i < n; i++)
-        h = u64_mix(h ^ w[i]) + i;
-    return h | 1;
+    for (size_t i = 0; i < n_a; i++)
+        h = (h ^ a[i]) * 0x100000001b3ULL + (h >> 29);
+    for (size_t i = 0; i < n_b; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL + (h >> 29);
+    return u64_mix(h) | 1;
 }
+
+static uint64_t hash_words(const uint64_t *w, size_t n, uint32_t npy)
+{
+    return hash_two(w, (size_t)npy * 2, w + (size_t)npy * 2, n - (size_t)npy * 2, npy);
+}
+
+/* Looks up the stack given as two arrays, without copying them. */
+static uint32_t lookup_parts_locked(uint64_t h, const uint64_t *pykeys, uint32_t npy,
+                                    const uint64_t *pcs, uint32_t nnative);
 
 /* The id is kept in the first slot after the words to avoid a scan. */
 typedef struct {
@@ -86,21 +99,30 @@ static uint64_t *copy_words(const uint64_t *pykeys, uint32_t npy, const uint64_t
     return w;
 }
 
+static uint32_t lookup_parts_locked(uint64_t h, const uint64_t *pykeys, uint32_t npy,
+                                    const uint64_t *pcs, uint32_t nnative)
+{
+    for (entry *e = by_hash.cap ? u64map_get(&by_hash, h) : NULL; e; e = e->chain)
+        if (e->npy == npy && e->nnative == nnative &&
+            (!npy || !memcmp(e->words, pykeys, (size_t)npy * 2 * sizeof *pykeys)) &&
+            (!nnative || !memcmp(e->words + (size_t)npy * 2, pcs, nnative * sizeof *pcs)))
+            return ((entry_with_id *)e)->id;
+    return 0;
+}
+
 uint32_t depot_put(const uint64_t *pykeys, uint32_t npy, const uint64_t *pcs, uint32_t nnative,
                    bs_py_resolver resolve)
 {
+    uint64_t h = hash_two(pykeys, (size_t)npy * 2, pcs, nnative, npy);
+    pthread_mutex_lock(&lock);
+    uint32_t id = lookup_parts_locked(h, pykeys, npy, pcs, nnative);
+    pthread_mutex_unlock(&lock);
+    if (id)
+        return id;
     uint64_t *w = copy_words(pykeys, npy, pcs, nnative);
     if (!w)
         return 0;
     size_t n = (size_t)npy * 2 + nnative;
-    uint64_t h = hash_words(w, n, npy);
-    pthread_mutex_lock(&lock);
-    uint32_t id = lookup_locked(h, w, n, npy);
-    pthread_mutex_unlock(&lock);
-    if (id) {
-        free(w);
-        return id;
-    }
     /* new stack: resolve the Python frames outside the lock */
     bs_py_frame *py = calloc(npy ? npy : 1, sizeof *py);
     if (!py) {

@@ -47,7 +47,7 @@ MAIN_ROLE = {
     "release-unknown": "release",
     "release-decrefs-obj": "release",
 }
-KNOWN_ROLES = {"acquire", "release", "dealloc", "earlier-release", "other"}
+KNOWN_ROLES = {"acquire", "release", "dealloc", "earlier-release", "other", "slot"}
 HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 
 
@@ -487,8 +487,21 @@ def check_bug_finding(fails, f, bug, file, interp_modules, ext_symbols, env, thr
     roles = [s.get("role") for s in f["stacks"]]
     for role in bug.roles:
         fails.check(role in roles, "%s: no %r stack (stacks: %r)" % (what, role, roles))
+    # A "slot" stack is one native frame: the exporter's slot function where
+    # the bug is (release-decrefs-obj).
+    for s in f["stacks"]:
+        if s.get("role") != "slot":
+            continue
+        nat = native_frames(s)
+        fails.check(len(nat) == 1 and not python_frames(s),
+                    "%s: slot stack should be one native frame: %r" % (what, s))
+        if "slot" in a and nat:
+            fails.check(nat[0].get("function") == a["slot"],
+                        "%s: slot frame is %r, expected %s" % (what, nat[0].get("function"), a["slot"]))
     # Every stack was taken inside the one C call made on the BUG line.
     for s in f["stacks"]:
+        if s.get("role") == "slot":
+            continue
         py = python_frames(s)
         if not fails.check(py, "%s: %s stack has no Python frames" % (what, s.get("role"))):
             continue
@@ -555,9 +568,14 @@ def check_text(fails, result, expect_per_pid, file):
                 pat = (r"^==%d==ERROR: bufsan: leaked-export: %d exports? of %s \(%s bytes\) never released"
                        % (pid, count, re.escape(a["type"]), a["bytes"]))
                 fails.check(re.search(pat, err, re.M), "text: no header matching %r" % pat)
-            summary = "SUMMARY: bufsan: %s %s:%d in %s" % (b.check, file, b.line, b.function)
-            fails.check(re.search("^" + re.escape(summary) + "$", err, re.M),
-                        "text: no line %r" % summary)
+            if "slot" in a:
+                # the innermost frame outside the interpreter is the slot function
+                summary = r"SUMMARY: bufsan: %s \S+:\d+ in %s" % (re.escape(b.check), re.escape(a["slot"]))
+                fails.check(re.search("^" + summary + "$", err, re.M), "text: no line matching %r" % summary)
+            else:
+                summary = "SUMMARY: bufsan: %s %s:%d in %s" % (b.check, file, b.line, b.function)
+                fails.check(re.search("^" + re.escape(summary) + "$", err, re.M),
+                            "text: no line %r" % summary)
             frame = "#0 %s:%d in %s" % (file, b.line, b.function)
             fails.check(re.search(r"^\s+" + re.escape(frame) + "$", err, re.M),
                         "text: no Python frame line %r" % frame)

@@ -28,6 +28,7 @@
 #define EXPORT __attribute__((visibility("default")))
 
 bs_core bs_core_state;
+bs_stats bs_stat;
 
 static __thread bs_tls tls = {.tid = -1};
 static int next_tid = 1;
@@ -260,6 +261,16 @@ static int core_exit_status(int status)
         bs_core_state.finalized = 1;
     }
     report_summary();
+    bs_log("stats: bf_getbuffer ok %llu, exports recorded %llu, untracked (no release slot, "
+           "consumer inside the interpreter) %llu; bf_releasebuffer %llu; call sites: "
+           "PyObject_GetBuffer %llu, PyBuffer_Release %llu (%llu of exporters without a "
+           "release slot); deallocations of exporters with exports %llu; stacks %u",
+           (unsigned long long)bs_stat.getbuffer_ok, (unsigned long long)bs_stat.exports_recorded,
+           (unsigned long long)bs_stat.exports_untracked,
+           (unsigned long long)bs_stat.slot_releases, (unsigned long long)bs_stat.callsite_gets,
+           (unsigned long long)bs_stat.callsite_releases,
+           (unsigned long long)bs_stat.callsite_release_events,
+           (unsigned long long)bs_stat.deallocs_with_state, depot_size());
     tls.guard--;
     if (report_error_count() && status == 0)
         return (int)bs_core_state.opts.exitcode;
@@ -382,7 +393,8 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
     }
     c->real_get_buffer = (bs_get_buffer_fn)get;
     c->real_release = (bs_release_fn)rel;
-    bs_log("core for Python %.20s started; PyObject_GetBuffer at %p (%s)", Py_GetVersion(), get,
+    bs_log("core for Python %.*s started; PyObject_GetBuffer at %p (%s)",
+           (int)strcspn(Py_GetVersion(), " "), Py_GetVersion(), get,
            c->interposed ? "interposed by the loader" : "bound inside the interpreter");
     if (!get || !rel) {
         bs_log("cannot find PyObject_GetBuffer / PyBuffer_Release");

@@ -32,6 +32,21 @@ typedef struct {
 
 extern bs_core bs_core_state;
 
+/* Interception counters, printed at exit with verbosity>=1 (coverage
+ * measurements: compare with uprobes on PyObject_GetBuffer/PyBuffer_Release). */
+typedef struct {
+    uint64_t getbuffer_ok;      /* successful bf_getbuffer calls through stubs */
+    uint64_t exports_recorded;  /* of those (and call-site fallbacks), recorded */
+    uint64_t exports_untracked; /* slotless exporter, consumer not visible */
+    uint64_t slot_releases;     /* bf_releasebuffer calls through stubs */
+    uint64_t callsite_gets;     /* PyObject_GetBuffer calls through call sites */
+    uint64_t callsite_releases; /* PyBuffer_Release calls through call sites */
+    uint64_t callsite_release_events; /* of those, releases of slotless exporters */
+    uint64_t deallocs_with_state;
+} bs_stats;
+extern bs_stats bs_stat;
+#define BS_COUNT(field) __atomic_fetch_add(&bs_stat.field, 1, __ATOMIC_RELAXED)
+
 /* Per-thread flags. `guard` is nestable: while set, wrappers only forward.
  * `consumer_view` is the Py_buffer that a call-site acquisition in progress
  * fills: its consumer is outside the interpreter (an extension module, or

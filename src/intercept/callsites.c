@@ -15,6 +15,7 @@
 int callsite_get_buffer(void *o, void *v, int flags)
 {
     bs_tls *tls = bs_thread();
+    BS_COUNT(callsite_gets);
     int forwarding = 0;
     for (int i = 0; i < tls->nslot && i < BS_MAX_SLOT_NESTING; i++)
         if (tls->slot_views[i] == v)
@@ -47,8 +48,10 @@ void callsite_release(void *v)
     Py_buffer *view = v;
     PyObject *o = view ? view->obj : NULL;
     bs_tls *tls = bs_thread();
+    BS_COUNT(callsite_releases);
     if (o && bs_core_state.active && !tls->guard && !slots_release_is_wrapped(Py_TYPE(o))) {
         tls->guard++;
+        BS_COUNT(callsite_release_events);
         bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_CALLSITE};
         ev.thread = (uint32_t)tls->tid;
         ev.view = (uint64_t)(uintptr_t)view;

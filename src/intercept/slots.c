@@ -86,6 +86,7 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags)
     fill_fields(&ev.v, view);
     ev.stack = capture_stack(PyGILState_Check());
     engine_process(bs_core_state.engine, &ev);
+    BS_COUNT(exports_recorded);
     tls->guard--;
 }
 
@@ -100,6 +101,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     tls->nslot--;
     if (rc != 0 || !bs_core_state.active || bs_core_state.late)
         return rc;
+    BS_COUNT(getbuffer_ok);
     if (tls->guard || !view || !view->obj)
         return rc;
     PyObject *exporter = view->obj;
@@ -109,8 +111,10 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
         return rc; /* a forwarding exporter: the inner slot recorded it */
     /* Without a release slot the release is only visible at call sites: track
      * the export only when the consumer is one (else it could never match). */
-    if (!has_release_slot(Py_TYPE(exporter)) && tls->consumer_view != view)
+    if (!has_release_slot(Py_TYPE(exporter)) && tls->consumer_view != view) {
+        BS_COUNT(exports_untracked);
         return rc;
+    }
     slots_record_export(exporter, view, flags);
     return rc;
 }
@@ -122,6 +126,7 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
         ctx->rel(obj, view);
         return;
     }
+    BS_COUNT(slot_releases);
     bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_SLOT};
     fill_fields(&ev.v, view);
     ev.view = (uint64_t)(uintptr_t)view;
@@ -153,6 +158,7 @@ static void wrap_dealloc(PyObject *obj, type_ctx *ctx)
     if (bs_core_state.active && engine_has_exporter(bs_core_state.engine, (uint64_t)(uintptr_t)obj)) {
         bs_tls *tls = bs_thread();
         tls->guard++;
+        BS_COUNT(deallocs_with_state);
         bs_event ev = {.kind = BS_EV_DEALLOC};
         ev.thread = (uint32_t)tls->tid;
         ev.obj = (uint64_t)(uintptr_t)obj;

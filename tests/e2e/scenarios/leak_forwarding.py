@@ -1,0 +1,13 @@
+# Forwarding exporters are recorded once, against the object view->obj
+# names: a PickleBuffer forwards to its base, and a memoryview of a
+# memoryview exports itself.
+import pickle
+import _bufsan_testext as testext
+
+base = bytearray(b"forward!")
+testext.leak(pickle.PickleBuffer(base))  # BUG: leaked-export type=bytearray bytes=8 native=testext_leak_buffer
+# The leaked export of the outer memoryview keeps `inner` alive, and with it
+# inner's own export of the bytearray: that one is never released either.
+inner = memoryview(bytearray(b"0123456789ab"))  # BUG: leaked-export type=bytearray bytes=12 flags=284
+testext.leak(memoryview(inner)[2:6])  # BUG: leaked-export type=memoryview bytes=4 native=testext_leak_buffer
+print("leak_forwarding done")

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""bufsan benchmarks: each workload without bufsan and with bufsan in each
+mode, interleaved (none, default, ..., none, default, ...), several times;
+the ratio of a mode is the median of the ratios of the runs paired with it.
+
+    bench/run.py                 full run (a few minutes), prints the table
+    bench/run.py --quick         under a minute (what CI prints)
+    bench/run.py --write-doc     also writes docs/performance.md
+    bench/run.py --valgrind      adds Valgrind memcheck as a reference
+Exit status: 1 when --enforce is given and a ratio exceeds three times its
+target (a gross regression, never noise), else 0."""
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PYTHON = "/usr/bin/python3.11"
+MACRO_CPYTHON = ["test_buffer", "test_memoryview", "test_bytes", "test_array", "test_struct",
+                 "test_picklebuffer", "test_hashlib", "test_binascii"]
+NUMPY_TESTS = "/usr/lib/python3/dist-packages/numpy/core/tests"
+
+# workload -> (description, target ratio of default mode)
+TARGETS = {
+    "M1": ("memoryview(bytearray(64)) create+release", 2.0),
+    "M2": ("C consumer, small buffers", 2.5),
+    "M3": ("sha256 over 1 MiB bytearray", 1.10),
+    "M4": ("bytes(1 MiB) + join of memoryviews", 1.15),
+    "M5": ("numpy small-array buffer ops", 1.20),
+    "MACRO-cpython": ("CPython buffer test modules", 1.10),
+    "MACRO-numpy": ("numpy buffer tests", 1.10),
+}
+
+
+def bufsan_env(libdir, mode, tmp):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    env.pop("BUFSAN_OPTIONS", None)
+    env["PYTHONPATH"] = os.path.join(ROOT, "build", "bench")
+    if mode == "none":
+        return env
+    opts = ["log_path=" + os.path.join(tmp, "log")]
+    if mode == "nostacks":
+        opts += ["python_stacks=0", "native_stacks=0"]
+    elif mode == "trace":
+        opts += ["trace=" + os.path.join(tmp, "trace.%p")]
+    env["LD_PRELOAD"] = os.path.join(libdir, "libbufsan.so")
+    env["BUFSAN_OPTIONS"] = ":".join(opts)
+    return env
+
+
+def run_micro(name, scale, env):
+    out = subprocess.run([PYTHON, os.path.join(HERE, "workloads", "micro.py"), name.lower(), str(scale)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         stdin=subprocess.DEVNULL)
+    if out.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (name, out.returncode, out.stderr[-2000:]))
+    return float(out.stdout.strip().splitlines()[-1]), None
+
+
+def run_macro(cmd, env):
+    start = time.monotonic()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+    _, status, usage = os.wait4(p.pid, 0)
+    return time.monotonic() - start, usage.ru_maxrss
+
+
+def macro_cmd(name, quick):
+    if name == "MACRO-cpython":
+        mods = ["test_buffer", "test_bytes", "test_array"] if quick else MACRO_CPYTHON
+        return [PYTHON, "-m", "test"] + mods
+    files = [os.path.join(NUMPY_TESTS, "test_scalarbuffer.py")]
+    if not quick:
+        files.append(os.path.join(NUMPY_TESTS, "test_multiarray.py"))
+    return [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "buffer or Buffer"] + files
+
+
+def available_modes(libdir):
+    modes = ["default", "nostacks"]
+    helptext = subprocess.run([os.path.join(libdir, "bufsan-tool"), "help"],
+                              stdout=subprocess.PIPE, text=True).stdout
+    if "\n  trace " in helptext:
+        modes.insert(1, "trace")
+    return modes
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--write-doc", action="store_true")
+    ap.add_argument("--valgrind", action="store_true")
+    ap.add_argument("--enforce", action="store_true")
+    ap.add_argument("--libdir", default=os.path.join(ROOT, "build", "lib"))
+    args = ap.parse_args()
+    libdir = os.path.abspath(args.libdir)
+    modes = available_modes(libdir)
+    tmp = tempfile.mkdtemp(prefix="bufsan-bench-")
+    reps_micro, reps_macro, scale = (3, 1, 1) if args.quick else (7, 3, 5)
+    has_numpy = subprocess.run([PYTHON, "-c", "import numpy, pytest"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL).returncode == 0
+    workloads = ["M1", "M2", "M3", "M4"] + (["M5"] if has_numpy else []) + ["MACRO-cpython"] + \
+        (["MACRO-numpy"] if has_numpy else [])
+
+    results = {}
+    for w in workloads:
+        times = {m: [] for m in ["none"] + modes}
+        rss = {m: [] for m in ["none"] + modes}
+        reps = reps_macro if w.startswith("MACRO") else reps_micro
+        for _ in range(reps):
+            for m in ["none"] + modes:  # interleaved: A B C A B C ...
+                env = bufsan_env(libdir, m, tmp)
+                if w.startswith("MACRO"):
+                    t, r = run_macro(macro_cmd(w, args.quick), env)
+                else:
+                    t, r = run_micro(w, scale, env)
+                times[m].append(t)
+                rss[m].append(r)
+        ratios = {m: statistics.median(a / b for a, b in zip(times[m], times["none"])) for m in modes}
+        results[w] = (statistics.median(times["none"]), ratios,
+                      {m: max(v) if v and v[0] is not None else None for m, v in rss.items()})
+        print("%-14s none %8.3f s  " % (w, results[w][0]) +
+              "  ".join("%s %.2fx" % (m, ratios[m]) for m in modes), flush=True)
+
+    valgrind = {}
+    if args.valgrind:
+        env = bufsan_env(libdir, "none", tmp)
+        t0, _ = run_micro("M1", 1, env)
+        t1, _ = run_macro(["valgrind", "-q", "--tool=memcheck", PYTHON,
+                           os.path.join(HERE, "workloads", "micro.py"), "m1", "1"], env)
+        valgrind["M1"] = t1 / max(t0, 1e-9)
+        t0, _ = run_macro([PYTHON, "-m", "test", "test_picklebuffer"], env)
+        t1, _ = run_macro(["valgrind", "-q", "--tool=memcheck", PYTHON, "-m", "test", "test_picklebuffer"], env)
+        valgrind["MACRO test_picklebuffer"] = t1 / t0
+
+    lines = ["| workload | what | no tool | " + " | ".join("bufsan %s" % m for m in modes) +
+             " | target (default) |", "|---" * (4 + len(modes)) + "|"]
+    worst = 0.0
+    for w in workloads:
+        base, ratios, rss = results[w]
+        desc, target = TARGETS[w]
+        cells = ["%.2f×" % ratios[m] for m in modes]
+        lines.append("| %s | %s | %.3f s | %s | ≤ %.2f× %s |" % (
+            w, desc, base, " | ".join(cells), target, "met" if ratios["default"] <= target else "not met"))
+        worst = max(worst, ratios["default"] / target)
+    for w in workloads:
+        if w.startswith("MACRO") and results[w][2].get("none"):
+            r = results[w][2]
+            lines.append("")
+            lines.append("Peak RSS %s: no tool %d MiB, bufsan default %d MiB (%+.0f%%)" % (
+                w, r["none"] // 1024, r["default"] // 1024, 100.0 * (r["default"] / r["none"] - 1)))
+    for k, v in valgrind.items():
+        lines.append("")
+        lines.append("Valgrind memcheck reference, %s: %.1f× no tool" % (k, v))
+    table = "\n".join(lines)
+    print()
+    print(table)
+    if args.write_doc:
+        with open(os.path.join(ROOT, "docs", "performance.md"), "w") as f:
+            f.write("# Performance\n\nWritten by `bench/run.py --write-doc` on %s, %s, %d cores, %s.\n"
+                    "Ratios are bufsan / no tool, medians of interleaved paired runs.\n\n%s\n" % (
+                        datetime.date.today().isoformat(), platform.platform(), os.cpu_count(),
+                        sys.version.split()[0], table))
+    if args.enforce and worst > 3.0:
+        print("bench: a ratio exceeds three times its target")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -59,6 +59,7 @@ typedef struct {
     int guard;
     int tid;
     void *consumer_view;
+    void *releasing_view;  /* the view a call-site PyBuffer_Release is releasing */
     int nslot;
     void *slot_views[BS_MAX_SLOT_NESTING];
 } bs_tls;

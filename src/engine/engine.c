@@ -39,6 +39,7 @@ typedef struct {
 
 struct bs_engine {
     pthread_mutex_t lock;
+    export_rec *free_exports; /* recycled records: no malloc per export */
     const bs_options *opts;
     bs_finding_sink sink;
     void *sink_ctx;
@@ -135,6 +136,10 @@ void engine_free(bs_engine *e)
     if (!e)
         return;
     for (export_rec *x = e->live, *n; x; x = n) {
+        n = x->next;
+        free(x);
+    }
+    for (export_rec *x = e->free_exports, *n; x; x = n) {
         n = x->next;
         free(x);
     }
@@ -283,9 +288,13 @@ static void on_export(bs_engine *e, const bs_event *ev)
         u64map_del(&e->by_view, ev->view);
         old->in_view_map = 0;
     }
-    export_rec *x = calloc(1, sizeof *x);
-    if (!x)
+    export_rec *x = e->free_exports;
+    if (x) {
+        e->free_exports = x->next;
+        memset(x, 0, sizeof *x);
+    } else if (!(x = calloc(1, sizeof *x))) {
         return;
+    }
     x->view = ev->view;
     x->obj = ev->obj;
     x->type_name = ev->type_name;
@@ -382,7 +391,8 @@ static void on_release(bs_engine *e, const bs_event *ev)
         }
         unlink_export(e, x, owner);
         add_tombstone(e, x, ev);
-        free(x);
+        x->next = e->free_exports;
+        e->free_exports = x;
         if (owner && owner->nlive == 0) {
             /* nothing left to know about this exporter until its next export */
             u64map_del(&e->by_obj, owner->obj);
@@ -570,6 +580,9 @@ void engine_process(bs_engine *e, const bs_event *ev)
 
 int engine_has_exporter(bs_engine *e, uint64_t obj)
 {
+    /* most deallocations happen while no exporter has exports: no lock */
+    if (__atomic_load_n(&e->by_obj.len, __ATOMIC_RELAXED) == 0)
+        return 0;
     engine_lock(e);
     int r = u64map_get(&e->by_obj, obj) != NULL;
     engine_unlock(e);

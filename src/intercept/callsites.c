@@ -63,11 +63,14 @@ void callsite_release(void *v)
         ev.v.ndim = view->ndim;
         ev.v.internal = (uint64_t)(uintptr_t)view->internal;
         if (!bs_core_state.late)
-            ev.stack = capture_stack(PyGILState_Check());
+            ev.stack = capture_stack_mode(PyGILState_Check(), BS_NATIVE_FULL);
         engine_process(bs_core_state.engine, &ev);
         tls->guard--;
     }
+    void *saved = tls->releasing_view;
+    tls->releasing_view = v;
     bs_core_state.real_release(v);
+    tls->releasing_view = saved;
 }
 
 static int skip_own(const char *path, uintptr_t base, void *ctx)

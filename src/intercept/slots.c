@@ -27,6 +27,7 @@ typedef struct {
     /* patched before any instance could have been exported (at start-up or
      * right after its module was created): every release is then matched */
     int complete;
+    uint32_t name_id; /* interned tp_name of `type`, 0 until first needed */
 } type_ctx;
 
 static destructor subtype_dealloc_fn;
@@ -40,9 +41,19 @@ typedef struct {
 /* Interned name of TYPE ("numpy.ndarray"), cached by type and tp_name. */
 static uint32_t type_name_id(PyTypeObject *t)
 {
+    /* the same type over and over is the common case */
+    static __thread PyTypeObject *last_type;
+    static __thread const char *last_name;
+    static __thread uint32_t last_id;
+    if (t == last_type && t->tp_name == last_name && last_id)
+        return last_id;
     name_entry *e = u64map_get(&type_names, (uint64_t)(uintptr_t)t);
-    if (e && e->tp_name == t->tp_name)
+    if (e && e->tp_name == t->tp_name) {
+        last_type = t;
+        last_name = t->tp_name;
+        last_id = e->id;
         return e->id;
+    }
     if (!e) {
         e = calloc(1, sizeof *e);
         if (!e)
@@ -51,6 +62,9 @@ static uint32_t type_name_id(PyTypeObject *t)
     }
     e->tp_name = t->tp_name;
     e->id = engine_intern(bs_core_state.engine, t->tp_name ? t->tp_name : "?");
+    last_type = t;
+    last_name = t->tp_name;
+    last_id = e->id;
     return e->id;
 }
 
@@ -84,7 +98,9 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags)
     ev.obj = (uint64_t)(uintptr_t)exporter;
     ev.type_name = type_name_id(Py_TYPE(exporter));
     fill_fields(&ev.v, view);
-    ev.stack = capture_stack(PyGILState_Check());
+    /* the consumer called PyObject_GetBuffer from an extension: unwind fully */
+    ev.stack = capture_stack_mode(PyGILState_Check(),
+                                  tls->consumer_view == view ? BS_NATIVE_FULL : BS_NATIVE_PROBE);
     engine_process(bs_core_state.engine, &ev);
     BS_COUNT(exports_recorded);
     tls->guard--;
@@ -139,10 +155,19 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     ev.refcnt_after = Py_REFCNT(obj);
     tls->guard++;
     ev.thread = (uint32_t)tls->tid;
-    ev.type_name = type_name_id(Py_TYPE(obj));
+    if (Py_TYPE(obj) == ctx->type) {
+        if (!ctx->name_id)
+            ctx->name_id = type_name_id(ctx->type);
+        ev.type_name = ctx->name_id;
+    } else {
+        ev.type_name = type_name_id(Py_TYPE(obj));
+    }
     ev.slot_complete = ctx->complete && !bs_core_state.late;
+    /* native frames only when an extension released it (the release site);
+     * the interpreter's own releases are named by their Python frames */
     if (!bs_core_state.late)
-        ev.stack = capture_stack(PyGILState_Check());
+        ev.stack = capture_stack_mode(PyGILState_Check(), tls->releasing_view == view
+                                                              ? BS_NATIVE_FULL : BS_NATIVE_NONE);
     if (ev.refcnt_after < ev.refcnt_before) {
         /* name the slot function: +1 because frames are return addresses */
         uint64_t pc = (uint64_t)(uintptr_t)ctx->rel + 1;

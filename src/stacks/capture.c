@@ -15,7 +15,7 @@
 /* Frames looked at to decide whether the consumer is outside the
  * interpreter (an extension calling PyObject_GetBuffer, or the C-API on its
  * behalf, e.g. PyArg_ParseTuple with "y*", is within this depth). */
-#define PROBE_FRAMES 12
+#define PROBE_FRAMES 8
 
 static int inside(uintptr_t pc)
 {
@@ -31,7 +31,7 @@ static void resolve(const uint64_t key[2], bs_py_frame *f)
     pyframes_resolve(key, f);
 }
 
-uint32_t capture_stack(int with_python)
+uint32_t capture_stack_mode(int with_python, bs_native_mode native)
 {
     const bs_options *o = &bs_core_state.opts;
     int depth = (int)o->stack_depth;
@@ -42,7 +42,16 @@ uint32_t capture_stack(int with_python)
     void *raw[MAX_FRAMES + 16];
     uint64_t pcs[MAX_FRAMES];
     int nn = 0;
-    if (o->native_stacks) {
+    int full_depth = depth + 8 < MAX_FRAMES + 16 ? depth + 8 : MAX_FRAMES + 16;
+    if (o->native_stacks && (native == BS_NATIVE_FULL || (native == BS_NATIVE_NONE && !npy))) {
+        int n = unw_backtrace(raw, full_depth);
+        int i = 0;
+        while (i < n && (uintptr_t)raw[i] >= bs_core_state.text_start &&
+               (uintptr_t)raw[i] < bs_core_state.text_end)
+            i++;
+        for (; i < n && nn < depth && nn < MAX_FRAMES; i++)
+            pcs[nn++] = (uint64_t)(uintptr_t)raw[i];
+    } else if (o->native_stacks && native == BS_NATIVE_PROBE) {
         /* Pure-Python traffic has nothing native to show: look at the
          * innermost frames first and unwind fully only when code outside the
          * interpreter is among them (or when there is no Python stack). */
@@ -59,7 +68,7 @@ uint32_t capture_stack(int with_python)
         if (!outside)
             n = 0;
         else if (n == PROBE_FRAMES)
-            n = unw_backtrace(raw, depth + 8 < MAX_FRAMES + 16 ? depth + 8 : MAX_FRAMES + 16);
+            n = unw_backtrace(raw, full_depth);
         int i = 0;
         while (i < n && (uintptr_t)raw[i] >= bs_core_state.text_start &&
                (uintptr_t)raw[i] < bs_core_state.text_end)

@@ -8,9 +8,20 @@
 
 #include <stdint.h>
 
+/* How much of the native stack to capture. */
+typedef enum {
+    BS_NATIVE_NONE = 0,  /* Python frames only */
+    BS_NATIVE_PROBE = 1, /* unwind fully only if code outside the interpreter is near the top */
+    BS_NATIVE_FULL = 2,  /* the consumer is known to be outside the interpreter */
+} bs_native_mode;
+
 /* Captures the current thread's stack. WITH_PYTHON=0 skips Python frames
  * (no GIL, or the interpreter is finalizing). Returns a depot id. */
-uint32_t capture_stack(int with_python);
+uint32_t capture_stack_mode(int with_python, bs_native_mode native);
+static inline uint32_t capture_stack(int with_python)
+{
+    return capture_stack_mode(with_python, BS_NATIVE_PROBE);
+}
 
 /* Python frame keys of the current thread, innermost first; returns count. */
 int pyframes_capture(uint64_t *keys, int max);

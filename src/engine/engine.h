@@ -66,7 +66,9 @@ void engine_for_each_live_stack(bs_engine *e, void (*fn)(uint32_t stack, void *c
 uint32_t engine_intern(bs_engine *e, const char *s);
 const char *engine_string(bs_engine *e, uint32_t id);
 
-/* After fork in the child: reinitialise the lock. */
+/* After fork in the child: reinitialise the lock; the live exports are the
+ * parent's (released normally if the child releases them, never reported
+ * as the child's leaks). */
 void engine_after_fork_child(bs_engine *e);
 void engine_lock(bs_engine *e);
 void engine_unlock(bs_engine *e);

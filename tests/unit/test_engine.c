@@ -241,6 +241,25 @@ static void test_disabled_check_is_silent(void)
     bs_options_free(&o);
 }
 
+static void test_fork_child_does_not_report_inherited(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_event a = export_ev(0x1000, 0x9000, 8, 1);
+    engine_process(e, &a);
+    bs_event b = export_ev(0x2000, 0xa000, 8, 1);
+    engine_process(e, &b);
+    engine_after_fork_child(e);
+    bs_event r = release_ev(0x2000, 0xa000, 8, 1); /* the child may release them */
+    engine_process(e, &r);
+    bs_event own = export_ev(0x3000, 0xb000, 5, 2);   /* and leak its own */
+    engine_process(e, &own);
+    bs_event fin = {.kind = BS_EV_FINALIZE};
+    engine_process(e, &fin);
+    CHECK(c.n == 1 && c.f[0].check == BS_CHECK_LEAKED_EXPORT && c.f[0].bytes == 5);
+    engine_free(e);
+}
+
 static void test_flag_names(void)
 {
     char b[256];
@@ -269,6 +288,7 @@ int main(void)
     test_address_reuse_forgets_tombstones();
     test_refilled_view_keeps_old_export_as_leak();
     test_disabled_check_is_silent();
+    test_fork_child_does_not_report_inherited();
     test_flag_names();
     bs_options_free(&opts);
     return checks_report();

@@ -1,0 +1,64 @@
+/* Consumers that get their buffers through PyArg_ParseTuple's "y*" and
+ * "w*": the export happens inside the interpreter (getargs.c) on behalf of
+ * the extension, which must release the view itself. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* leak_ystar(obj): parses obj with "y*" into a heap Py_buffer and never
+ * releases it. */
+static PyObject *
+getargs_leak_ystar(PyObject *module, PyObject *args)
+{
+    Py_buffer *view = PyMem_Malloc(sizeof *view);
+    if (!view)
+        return PyErr_NoMemory();
+    if (!PyArg_ParseTuple(args, "y*", view)) {
+        PyMem_Free(view);
+        return NULL;
+    }
+    return PyLong_FromSsize_t(view->len); /* BUG: view never released */
+}
+
+/* leak_wstar(b=obj): the same with "w*" and keywords. */
+static PyObject *
+getargs_leak_wstar(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"b", NULL};
+    Py_buffer *view = PyMem_Malloc(sizeof *view);
+    if (!view)
+        return PyErr_NoMemory();
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "w*", kwlist, view)) {
+        PyMem_Free(view);
+        return NULL;
+    }
+    return PyLong_FromSsize_t(view->len); /* BUG: view never released */
+}
+
+/* sum_ystar(obj): the correct pattern. */
+static PyObject *
+getargs_sum_ystar(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view))
+        return NULL;
+    unsigned long sum = 0;
+    for (Py_ssize_t i = 0; i < view.len; i++)
+        sum += ((unsigned char *)view.buf)[i];
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLong(sum);
+}
+
+static PyMethodDef methods[] = {
+    {"leak_ystar", getargs_leak_ystar, METH_VARARGS, NULL},
+    {"leak_wstar", (PyCFunction)(void (*)(void))getargs_leak_wstar, METH_VARARGS | METH_KEYWORDS, NULL},
+    {"sum_ystar", getargs_sum_ystar, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bufsan_getargs", NULL, -1, methods};
+
+PyMODINIT_FUNC
+PyInit__bufsan_getargs(void)
+{
+    return PyModule_Create(&module);
+}

@@ -31,6 +31,19 @@ static void resolve(const uint64_t key[2], bs_py_frame *f)
     pyframes_resolve(key, f);
 }
 
+/* Copies RAW[0..n) into PCS without the leading frames of this core;
+ * returns the count. */
+static int copy_native(void *const *raw, int n, uint64_t *pcs, int depth)
+{
+    int i = 0, nn = 0;
+    while (i < n && (uintptr_t)raw[i] >= bs_core_state.text_start &&
+           (uintptr_t)raw[i] < bs_core_state.text_end)
+        i++;
+    for (; i < n && nn < depth && nn < MAX_FRAMES; i++)
+        pcs[nn++] = (uint64_t)(uintptr_t)raw[i];
+    return nn;
+}
+
 uint32_t capture_stack_mode(int with_python, bs_native_mode native)
 {
     const bs_options *o = &bs_core_state.opts;
@@ -44,13 +57,7 @@ uint32_t capture_stack_mode(int with_python, bs_native_mode native)
     int nn = 0;
     int full_depth = depth + 8 < MAX_FRAMES + 16 ? depth + 8 : MAX_FRAMES + 16;
     if (o->native_stacks && (native == BS_NATIVE_FULL || (native == BS_NATIVE_NONE && !npy))) {
-        int n = unw_backtrace(raw, full_depth);
-        int i = 0;
-        while (i < n && (uintptr_t)raw[i] >= bs_core_state.text_start &&
-               (uintptr_t)raw[i] < bs_core_state.text_end)
-            i++;
-        for (; i < n && nn < depth && nn < MAX_FRAMES; i++)
-            pcs[nn++] = (uint64_t)(uintptr_t)raw[i];
+        nn = copy_native(raw, unw_backtrace(raw, full_depth), pcs, depth);
     } else if (o->native_stacks && native == BS_NATIVE_PROBE) {
         /* Pure-Python traffic has nothing native to show: look at the
          * innermost frames first and unwind fully only when code outside the
@@ -69,12 +76,7 @@ uint32_t capture_stack_mode(int with_python, bs_native_mode native)
             n = 0;
         else if (n == PROBE_FRAMES)
             n = unw_backtrace(raw, full_depth);
-        int i = 0;
-        while (i < n && (uintptr_t)raw[i] >= bs_core_state.text_start &&
-               (uintptr_t)raw[i] < bs_core_state.text_end)
-            i++;
-        for (; i < n && nn < depth && nn < MAX_FRAMES; i++)
-            pcs[nn++] = (uint64_t)(uintptr_t)raw[i];
+        nn = copy_native(raw, n, pcs, depth);
     }
     if (!npy && !nn)
         return 0;

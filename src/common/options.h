@@ -23,7 +23,8 @@ typedef struct {
     bs_severity severity[BS_CHECK_COUNT];
 } bs_options;
 
-enum { BS_LOG_FORMAT_TEXT = 0, BS_LOG_FORMAT_JSON = 1 };
+enum { BS_LOG_FORMAT_TEXT = 0, BS_LOG_FORMAT_JSON = 1, BS_LOG_FORMAT_SARIF = 2 };
+enum { BS_GITHUB_AUTO = 0, BS_GITHUB_OFF = 1, BS_GITHUB_ON = 2 };
 
 /* Exit status used when the options themselves are bad. */
 #define BS_OPTIONS_EXIT_STATUS 64

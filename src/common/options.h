@@ -51,6 +51,12 @@ void bs_options_print_help(FILE *f);
 /* Writes the options table as Markdown (docs/options.md). */
 void bs_options_print_markdown(FILE *f);
 
+/* Row I of the option table, for generated docs; -1 past the end. */
+typedef struct {
+    const char *name, *kind, *def, *constraint, *help;
+} bs_option_desc;
+int bs_option_info(size_t i, bs_option_desc *out);
+
 /* Is NAME (with dashes or underscores) an option? */
 int bs_options_known(const char *name, size_t namelen);
 

@@ -19,6 +19,7 @@ typedef struct export_rec {
     struct export_rec *prev, *next;         /* all live exports */
     struct export_rec *obj_prev, *obj_next; /* live exports of one exporter */
     int in_view_map;
+    int inherited; /* live when this process was forked: the parent's */
 } export_rec;
 
 typedef struct {
@@ -157,6 +158,8 @@ void engine_unlock(bs_engine *e) { pthread_mutex_unlock(&e->lock); }
 void engine_after_fork_child(bs_engine *e)
 {
     pthread_mutex_init(&e->lock, NULL);
+    for (export_rec *x = e->live; x; x = x->next)
+        x->inherited = 1;
 }
 
 /* ---- flag names ------------------------------------------------------- */
@@ -503,6 +506,9 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
     u64map idx;
     u64map_init(&idx, e->nlive);
     for (export_rec *x = e->live; x; x = x->next) {
+        /* a forked worker ending with _exit: its parent answers for these */
+        if (ev->exit_without_finalize && x->inherited)
+            continue;
         uint64_t key = u64_mix(((uint64_t)x->stack << 32) ^ x->type_name) ^
                        u64_mix((uint64_t)(uint32_t)x->flags + 0x9e3779b97f4a7c15ULL);
         key |= 1;

@@ -155,6 +155,21 @@ EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(v
     return next(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
+/* A forked child that ends with _exit (os._exit in multiprocessing workers)
+ * skips finalization and exit(): the core reports its leaks here. The core
+ * acts only in a child that fork() made (its fork handler ran): a vfork
+ * child shares its parent's memory, so nothing here writes before asking. */
+EXPORT void _exit(int status)
+{
+    void (*next)(int) = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
+    if (api.exit_without_finalize)
+        status = api.exit_without_finalize(status);
+    if (next)
+        next(status);
+    for (;;)
+        ;
+}
+
 EXPORT void exit(int status)
 {
     void (*next)(int) = (void (*)(int))dlsym(RTLD_NEXT, "exit");

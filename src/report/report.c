@@ -435,6 +435,8 @@ static void write_run_record(void)
         for (ssize_t i = 0; i < n; i++)
             if (cmd[i] == '\0')
                 cmd[i] = ' ';
+        while (n > 0 && cmd[n - 1] == ' ')
+            n--;
         cmd[n > 0 ? n : 0] = '\0';
     }
     strbuf b = {0};
@@ -539,6 +541,11 @@ void report_summary(void)
     sb_free(&b);
     write_run_record();
     pthread_mutex_unlock(&lock);
+}
+
+int report_summary_written(void)
+{
+    return __atomic_load_n(&summary_done, __ATOMIC_SEQ_CST);
 }
 
 uint64_t report_error_count(void)

@@ -7,7 +7,12 @@
 
 static int same_finding(const bs_finding *a, const bs_finding *b)
 {
-    if (a->check != b->check || a->nstacks != b->nstacks)
+    if (a->check != b->check || a->nstacks != b->nstacks || a->has_exporter != b->has_exporter ||
+        a->has_request != b->has_request || (a->has_request && a->flags != b->flags))
+        return 0;
+    /* with stacks off (python_stacks=0 ...) different exporter types share a stack */
+    if (a->has_exporter && strcmp(a->exporter_type ? a->exporter_type : "",
+                                  b->exporter_type ? b->exporter_type : "") != 0)
         return 0;
     for (int i = 0; i < a->nstacks; i++)
         if (a->stacks[i].stack != b->stacks[i].stack ||

@@ -110,8 +110,9 @@ int verdict_print(FILE *out, const char *dir, int status, int exitcode)
     size_t with_errors = 0;
     for (size_t i = 0; i < nprocs; i++)
         with_errors += procs[i].errors > 0;
-    /* a single clean process needs no verdict; anything else gets one */
-    if (nprocs > 1 || errors || warnings || suppressed) {
+    /* one process has said it all in its own summary (on stderr or in its
+     * log_path file); a tree gets the combined verdict */
+    if (nprocs > 1) {
         fprintf(out, "==bufsan== verdict for %zu process%s: %zu with errors\n", nprocs,
                 nprocs == 1 ? "" : "es", with_errors);
         for (size_t i = 0; i < nprocs; i++)

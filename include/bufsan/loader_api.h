@@ -19,6 +19,9 @@ typedef struct bufsan_loader_api {
     void (*release)(void *view);
     /* called once with the program's exit status; returns the status to use */
     int (*exit_status)(int status);
+    /* called when a forked child calls _exit (os._exit: multiprocessing
+     * workers); returns the status to use */
+    int (*exit_without_finalize)(int status);
 } bufsan_loader_api;
 
 /* Exported by each core. Returns 0 when installed. */

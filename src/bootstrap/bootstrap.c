@@ -277,6 +277,37 @@ static int core_exit_status(int status)
     return status;
 }
 
+/* A forked child ending with _exit: a multiprocessing worker (os._exit
+ * after its task loop, whose status the pool ignores) or os.fork() + os._exit.
+ * There is no finalization, so objects still alive are not evidence of a
+ * leak the way they are after Py_Finalize: the garbage collector runs first
+ * (cycles release their exports), and exports the child inherited at fork
+ * stay the parent's to answer for. */
+static pid_t forked_pid;
+
+static int core_exit_without_finalize(int status)
+{
+    if (!forked_pid || getpid() != forked_pid || report_summary_written())
+        return status;
+    tls.guard++;
+    if (bs_core_state.active && !bs_core_state.late && PyGILState_Check()) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        tls.guard--; /* releases by collected objects must be seen */
+        PyGC_Collect();
+        tls.guard++;
+        PyErr_Restore(t, v, tb);
+    }
+    bs_event ev = {.kind = BS_EV_FINALIZE, .exit_without_finalize = 1};
+    engine_process(bs_core_state.engine, &ev);
+    bs_core_state.finalized = 1;
+    report_summary();
+    tls.guard--;
+    if (report_error_count() && status == 0)
+        return (int)bs_core_state.opts.exitcode;
+    return status;
+}
+
 /* ---- fork ------------------------------------------------------------- */
 
 static void fork_prepare(void)
@@ -294,6 +325,7 @@ static void fork_child(void)
     engine_after_fork_child(bs_core_state.engine);
     depot_after_fork_child();
     report_after_fork_child();
+    forked_pid = getpid();
 }
 
 /* ---- start ------------------------------------------------------------ */
@@ -413,5 +445,6 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
     api->get_buffer = callsite_get_buffer;
     api->release = callsite_release;
     api->exit_status = core_exit_status;
+    api->exit_without_finalize = core_exit_without_finalize;
     return 0;
 }

@@ -25,3 +25,13 @@ const char *bs_severity_name(bs_severity s)
     default: return "off";
     }
 }
+
+/* Packagers point this at the published docs (-DBUFSAN_CHECKS_DOC_URL=...). */
+#ifndef BUFSAN_CHECKS_DOC_URL
+#define BUFSAN_CHECKS_DOC_URL "docs/checks.md"
+#endif
+
+const char *bs_checks_doc_url(void)
+{
+    return BUFSAN_CHECKS_DOC_URL;
+}

@@ -23,4 +23,8 @@ extern const bs_check_info bs_checks[BS_CHECK_COUNT];
 int bs_check_by_name(const char *name, unsigned long len);
 const char *bs_severity_name(bs_severity s);
 
+/* Where the checks are documented; each check's section is "#<name>" in it
+ * (docs/checks.md is generated with one heading per check). */
+const char *bs_checks_doc_url(void);
+
 #endif

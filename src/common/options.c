@@ -331,3 +331,15 @@ void bs_options_print_markdown(FILE *f)
         fputs(" |\n", f);
     }
 }
+
+int bs_option_info(size_t i, bs_option_desc *out)
+{
+    if (i >= NROWS)
+        return -1;
+    out->name = rows[i].name;
+    out->kind = kind_name(&rows[i]);
+    out->def = rows[i].def;
+    out->constraint = rows[i].constraint;
+    out->help = rows[i].help;
+    return 0;
+}

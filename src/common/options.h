@@ -23,7 +23,8 @@ typedef struct {
     bs_severity severity[BS_CHECK_COUNT];
 } bs_options;
 
-enum { BS_LOG_FORMAT_TEXT = 0, BS_LOG_FORMAT_JSON = 1 };
+enum { BS_LOG_FORMAT_TEXT = 0, BS_LOG_FORMAT_JSON = 1, BS_LOG_FORMAT_SARIF = 2 };
+enum { BS_GITHUB_AUTO = 0, BS_GITHUB_OFF = 1, BS_GITHUB_ON = 2 };
 
 /* Exit status used when the options themselves are bad. */
 #define BS_OPTIONS_EXIT_STATUS 64
@@ -49,6 +50,12 @@ void bs_options_print_help(FILE *f);
 
 /* Writes the options table as Markdown (docs/options.md). */
 void bs_options_print_markdown(FILE *f);
+
+/* Row I of the option table, for generated docs; -1 past the end. */
+typedef struct {
+    const char *name, *kind, *def, *constraint, *help;
+} bs_option_desc;
+int bs_option_info(size_t i, bs_option_desc *out);
 
 /* Is NAME (with dashes or underscores) an option? */
 int bs_options_known(const char *name, size_t namelen);

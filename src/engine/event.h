@@ -48,6 +48,9 @@ typedef struct {
     /* releases through a slot: the stack naming the bf_releasebuffer
      * function itself (one native frame), where a slot bug lives */
     uint32_t slot_stack;
+    /* BS_EV_FINALIZE: a forked child ends with _exit (no finalization, e.g.
+     * a multiprocessing worker): exports it inherited are not its leaks */
+    uint32_t exit_without_finalize;
 } bs_event;
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bufsan/loader_api.h"
@@ -153,6 +154,20 @@ EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(v
     libc_start_main_fn next = (libc_start_main_fn)dlsym(RTLD_NEXT, "__libc_start_main");
     real_main = main;
     return next(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+/* A forked child that ends with _exit (os._exit in multiprocessing workers)
+ * skips finalization and exit(): the core reports its leaks here. The core
+ * acts only in a child that fork() made (its fork handler ran): a vfork
+ * child shares its parent's memory, so nothing here writes before asking.
+ * A vfork child that fails to exec ends here too (subprocess). */
+EXPORT void _exit(int status)
+{
+    if (api.exit_without_finalize)
+        status = api.exit_without_finalize(status);
+    /* what glibc's _exit does; no dlsym here, which may lock or allocate */
+    for (;;)
+        syscall(SYS_exit_group, status);
 }
 
 EXPORT void exit(int status)

@@ -1,6 +1,8 @@
 /* See report.h. */
 #include "report.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +12,10 @@
 #include "../common/strbuf.h"
 #include "../stacks/depot.h"
 #include "../stacks/symbolize.h"
+#include "ci_output.h"
+#include "findlog.h"
 #include "output.h"
+#include "runrec.h"
 #include "suppress.h"
 
 static const bs_options *opts;
@@ -23,6 +28,9 @@ static bs_suppressions suppressions;
 static uint64_t count_by_check[BS_CHECK_COUNT];
 static uint64_t nerrors, nwarnings, nsuppressed;
 static int summary_done;
+static bs_finding_log findlog;
+static uint64_t nduplicates;
+static int annotate;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 int report_load_suppressions(const char *path, char *err, size_t errlen)
@@ -37,6 +45,9 @@ void report_init(const bs_options *o)
     opts = o;
     ssize_t n = readlink("/proc/self/exe", main_program, sizeof main_program - 1);
     main_program[n > 0 ? n : 0] = '\0';
+    const char *gha = getenv("GITHUB_ACTIONS");
+    annotate = o->github_annotations == BS_GITHUB_ON ||
+               (o->github_annotations == BS_GITHUB_AUTO && gha && !strcmp(gha, "true"));
 }
 
 void report_hide_module(const char *path)
@@ -138,6 +149,48 @@ static void summary_location(const shown_stack *s, strbuf *b)
         sb_puts(b, "<unknown location>");
 }
 
+/* A finding's stacks as plain frames (resolved.h), with the location that
+ * summary_location names. */
+typedef struct {
+    shown_stack shown[BS_MAX_FINDING_STACKS];
+    bs_rframe frames[BS_MAX_FINDING_STACKS][512];
+    bs_rstack stacks[BS_MAX_FINDING_STACKS];
+} resolved_storage;
+
+static int location_index(const shown_stack *s)
+{
+    for (uint32_t i = 0; i < s->st.npy; i++)
+        if (!frozen(s->st.py[i].file))
+            return (int)i;
+    for (int i = 0; i < s->nnative; i++)
+        if (!is_hidden(s->native[i].module))
+            return (int)s->st.npy + i;
+    return s->st.npy ? 0 : -1;
+}
+
+static void resolve(const bs_finding *f, resolved_storage *rs, bs_rfinding *out)
+{
+    for (int i = 0; i < f->nstacks; i++) {
+        shown_stack *s = &rs->shown[i];
+        collect(f->stacks[i].stack, s);
+        int k = 0;
+        for (uint32_t j = 0; j < s->st.npy; j++, k++)
+            rs->frames[i][k] = (bs_rframe){.python = 1, .file = s->st.py[j].file,
+                                           .line = s->st.py[j].line,
+                                           .function = s->st.py[j].function};
+        for (int j = 0; j < s->nnative; j++, k++)
+            rs->frames[i][k] = (bs_rframe){.python = 0, .file = s->native[j].file,
+                                           .line = s->native[j].line,
+                                           .function = s->native[j].function,
+                                           .module = s->native[j].module,
+                                           .pc = s->st.pcs[s->shown_native[j]],
+                                           .offset = s->native[j].offset};
+        rs->stacks[i] = (bs_rstack){f->stacks[i].role, f->stacks[i].title, f->stacks[i].thread,
+                                    k, rs->frames[i], location_index(s)};
+    }
+    *out = (bs_rfinding){f, 1, f->count, f->bytes, f->nstacks, rs->stacks};
+}
+
 static void text_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack *s)
 {
     sb_printf(b, "  %s\n", fs->title);
@@ -206,7 +259,8 @@ static void format_text(strbuf *b, const bs_finding *f, shown_stack *stacks)
     sb_puts(b, "\n\n");
 }
 
-static void format_json(strbuf *b, const bs_finding *f, shown_stack *stacks)
+static void format_json(strbuf *b, const bs_finding *f, shown_stack *stacks,
+                        const char *fingerprint, const char *suppression)
 {
     sb_puts(b, "{\"bufsan\": 1, \"kind\": \"finding\", \"check\": ");
     sb_json_str(b, bs_checks[f->check].name);
@@ -245,7 +299,12 @@ static void format_json(strbuf *b, const bs_finding *f, shown_stack *stacks)
         sb_puts(b, i ? ", " : "");
         json_stack(b, &f->stacks[i], &stacks[i]);
     }
-    sb_puts(b, "]}\n");
+    sb_printf(b, "], \"fingerprint\": \"%s\"", fingerprint);
+    if (suppression) {
+        sb_puts(b, ", \"suppression\": ");
+        sb_json_str(b, suppression);
+    }
+    sb_puts(b, "}\n");
 }
 
 /* Is F suppressed? Matches every frame of every stack, hidden ones too. */
@@ -278,23 +337,62 @@ static int suppressed(const bs_finding *f)
 void report_finding(const bs_finding *f, void *unused)
 {
     (void)unused;
-    static shown_stack stacks[BS_MAX_FINDING_STACKS];
+    static resolved_storage rs;
     pthread_mutex_lock(&lock);
     if (suppressed(f)) {
         nsuppressed++;
         pthread_mutex_unlock(&lock);
         return;
     }
-    for (int i = 0; i < f->nstacks; i++)
-        collect(f->stacks[i].stack, &stacks[i]);
+    /* the same check with the same stacks again: counted, not printed */
+    int is_new = 1;
+    bs_logged_finding *e = findlog_add(&findlog, f, &is_new);
+    if (!is_new) {
+        nduplicates++;
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    bs_rfinding r;
+    resolve(f, &rs, &r);
+    char fingerprint[17];
+    rfinding_fingerprint(&r, fingerprint);
+    strbuf loc = {0}, supp = {0};
+    summary_location(f->nstacks ? &rs.shown[0] : &(shown_stack){0}, &loc);
+    if (opts->gen_suppressions)
+        suppression_line(&supp, &r);
+    if (e) {
+        memcpy(e->fingerprint, fingerprint, sizeof fingerprint);
+        snprintf(e->location, sizeof e->location, "%s", loc.data ? loc.data : "");
+    }
     strbuf b = {0};
-    if (opts->log_format == BS_LOG_FORMAT_JSON)
-        format_json(&b, f, stacks);
-    else
-        format_text(&b, f, stacks);
+    if (opts->log_format == BS_LOG_FORMAT_JSON) {
+        format_json(&b, f, rs.shown, fingerprint, supp.data);
+    } else if (opts->log_format == BS_LOG_FORMAT_TEXT) {
+        format_text(&b, f, rs.shown);
+        if (supp.data)
+            sb_printf(&b, "==%d==bufsan: to suppress this finding, add this line to the "
+                          "suppressions file:\n%s\n\n", (int)getpid(), supp.data);
+    } else if (supp.data) {
+        /* SARIF is written at exit; the lines to paste go to stderr now */
+        strbuf line = {0};
+        sb_printf(&line, "%s\n", supp.data);
+        if (write(2, line.data, line.len) < 0) {
+            /* nothing left to tell */
+        }
+        sb_free(&line);
+    }
     if (b.data)
         output_write(b.data, b.len);
     sb_free(&b);
+    if (annotate) {
+        github_annotation(&b, &r);
+        if (write(2, b.data, b.len) < 0) {
+            /* stderr is gone: the report itself is in the log */
+        }
+        sb_free(&b);
+    }
+    sb_free(&loc);
+    sb_free(&supp);
     count_by_check[f->check]++;
     if (f->severity == BS_SEV_ERROR)
         nerrors++;
@@ -308,6 +406,63 @@ void report_finding(const bs_finding *f, void *unused)
     }
 }
 
+static void write_sarif(strbuf *b)
+{
+    static resolved_storage rs;
+    sarif_begin(b, (int)getpid());
+    for (size_t i = 0; i < findlog.n; i++) {
+        const bs_logged_finding *e = &findlog.items[i];
+        bs_rfinding r;
+        resolve(&e->first, &rs, &r);
+        r.occurrences = e->occurrences;
+        r.count = e->count;
+        r.bytes = e->bytes;
+        sarif_result(b, &r, i == 0);
+    }
+    sarif_end(b);
+}
+
+static void write_run_record(void)
+{
+    static resolved_storage rs;
+    if (!opts->run_dir || !*opts->run_dir)
+        return;
+    char cmd[1024] = "";
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, cmd, sizeof cmd - 1);
+        close(fd);
+        for (ssize_t i = 0; i < n; i++)
+            if (cmd[i] == '\0')
+                cmd[i] = ' ';
+        while (n > 0 && cmd[n - 1] == ' ')
+            n--;
+        cmd[n > 0 ? n : 0] = '\0';
+    }
+    strbuf b = {0};
+    bs_runrec_process p = {(int)getpid(), (int)getppid(), nerrors, nwarnings, nsuppressed,
+                           nduplicates, cmd};
+    runrec_process_line(&b, &p);
+    for (size_t i = 0; i < findlog.n; i++) {
+        const bs_logged_finding *e = &findlog.items[i];
+        bs_rfinding r;
+        resolve(&e->first, &rs, &r);
+        r.occurrences = e->occurrences;
+        r.count = e->count;
+        runrec_finding_line(&b, &r, e->location);
+    }
+    if (runrec_write(opts->run_dir, (int)getpid(), &b) < 0) {
+        char msg[4400];
+        int n = snprintf(msg, sizeof msg,
+                         "==%d==WARNING: bufsan: cannot write the run record in run_dir=%s (%s)\n",
+                         (int)getpid(), opts->run_dir, strerror(errno));
+        if (write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0) {
+            /* nothing left to tell */
+        }
+    }
+    sb_free(&b);
+}
+
 void report_summary(void)
 {
     pthread_mutex_lock(&lock);
@@ -317,7 +472,9 @@ void report_summary(void)
     }
     summary_done = 1;
     strbuf b = {0};
-    if (opts->log_format == BS_LOG_FORMAT_JSON) {
+    if (opts->log_format == BS_LOG_FORMAT_SARIF) {
+        write_sarif(&b);
+    } else if (opts->log_format == BS_LOG_FORMAT_JSON) {
         sb_printf(&b,
                   "{\"bufsan\": 1, \"kind\": \"summary\", \"pid\": %d, \"errors\": %llu, "
                   "\"warnings\": %llu, \"suppressed\": %llu, \"by_check\": {",
@@ -336,6 +493,19 @@ void report_summary(void)
             sb_json_str(&b, suppressions.rules[i].text);
             sb_printf(&b, ", \"line\": %d, \"count\": %llu}", suppressions.rules[i].line,
                       (unsigned long long)suppressions.rules[i].hits);
+        }
+        sb_printf(&b, "], \"duplicates\": %llu, \"repeated\": [", (unsigned long long)nduplicates);
+        int first_rep = 1;
+        for (size_t i = 0; i < findlog.n; i++) {
+            const bs_logged_finding *e = &findlog.items[i];
+            if (e->occurrences < 2)
+                continue;
+            sb_puts(&b, first_rep ? "{\"check\": " : ", {\"check\": ");
+            sb_json_str(&b, bs_checks[e->first.check].name);
+            sb_printf(&b, ", \"fingerprint\": \"%s\", \"occurrences\": %llu, \"count\": %llu, "
+                          "\"bytes\": %lld}", e->fingerprint, (unsigned long long)e->occurrences,
+                      (unsigned long long)e->count, (long long)e->bytes);
+            first_rep = 0;
         }
         sb_puts(&b, "]}\n");
     } else if (nerrors || nwarnings || nsuppressed) {
@@ -357,11 +527,25 @@ void report_summary(void)
                       suppressions.rules[i].text, (unsigned long long)suppressions.rules[i].hits,
                       suppressions.rules[i].hits == 1 ? "" : "s",
                       suppressions.rules[i].hits ? "" : " (unused)");
+        for (size_t i = 0; i < findlog.n; i++) {
+            const bs_logged_finding *e = &findlog.items[i];
+            if (e->occurrences > 1)
+                sb_printf(&b, "==%d==bufsan: %s %s reported %llu times (same stacks; printed "
+                              "once, count %llu)\n", (int)getpid(),
+                          bs_checks[e->first.check].name, e->location,
+                          (unsigned long long)e->occurrences, (unsigned long long)e->count);
+        }
     }
     if (b.data)
         output_write(b.data, b.len);
     sb_free(&b);
+    write_run_record();
     pthread_mutex_unlock(&lock);
+}
+
+int report_summary_written(void)
+{
+    return __atomic_load_n(&summary_done, __ATOMIC_SEQ_CST);
 }
 
 uint64_t report_error_count(void)
@@ -373,7 +557,8 @@ void report_after_fork_child(void)
 {
     pthread_mutex_init(&lock, NULL);
     memset(count_by_check, 0, sizeof count_by_check);
-    nerrors = nwarnings = nsuppressed = 0;
+    nerrors = nwarnings = nsuppressed = nduplicates = 0;
+    findlog_clear(&findlog);
     summary_done = 0;
     output_after_fork_child();
     symbolize_reset();

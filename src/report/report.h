@@ -32,6 +32,9 @@ void report_summary(void);
 
 uint64_t report_error_count(void);
 
+/* Has the end-of-run summary been written (exit, halt_on_error)? */
+int report_summary_written(void);
+
 /* Child after fork: counts restart (the child's own report). */
 void report_after_fork_child(void);
 

@@ -2,7 +2,10 @@
  * runs, prints help and the options table for the docs. No Python.
  *   bufsan-tool check-options [--flag=value...]   (BUFSAN_OPTIONS is read too)
  *       prints the merged BUFSAN_OPTIONS string, or one error line (exit 64)
- *   bufsan-tool help | options-markdown */
+ *   bufsan-tool option-value run_dir   (from BUFSAN_OPTIONS)
+ *   bufsan-tool verdict RUN_DIR STATUS
+ *       one summary for the process tree, exit status for the launcher
+ *   bufsan-tool help | options-markdown | checks-markdown DOCS_DIR | man */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,8 @@
 #include "../common/options.h"
 #include "../common/strbuf.h"
 #include "../report/suppress.h"
+#include "docs.h"
+#include "verdict.h"
 
 static int check_options(int argc, char **argv)
 {
@@ -63,6 +68,42 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "check-options"))
         return check_options(argc - 2, argv + 2);
+    if (argc == 4 && !strcmp(argv[1], "verdict")) {
+        bs_options o;
+        char err[512];
+        bs_options_defaults(&o);
+        if (bs_options_parse(&o, getenv("BUFSAN_OPTIONS"), "BUFSAN_OPTIONS", err, sizeof err) < 0)
+            o.exitcode = 66;
+        char *end;
+        long status = strtol(argv[3], &end, 10);
+        if (*argv[3] == '\0' || *end != '\0' || status < 0 || status > 255) {
+            fprintf(stderr, "bufsan-tool: verdict: status '%s': expected 0..255\n", argv[3]);
+            return 2;
+        }
+        return verdict_print(stderr, argv[2], (int)status, (int)o.exitcode);
+    }
+    if (argc == 3 && !strcmp(argv[1], "option-value")) {
+        /* one STRING option's value after BUFSAN_OPTIONS (already checked) */
+        bs_options o;
+        char err[512];
+        bs_options_defaults(&o);
+        if (bs_options_parse(&o, getenv("BUFSAN_OPTIONS"), "BUFSAN_OPTIONS", err, sizeof err) < 0) {
+            fprintf(stderr, "bufsan: error: %s\n", err);
+            return BS_OPTIONS_EXIT_STATUS;
+        }
+        if (!strcmp(argv[2], "run_dir")) {
+            printf("%s\n", o.run_dir ? o.run_dir : "");
+            return 0;
+        }
+        fprintf(stderr, "bufsan-tool: option-value: only run_dir\n");
+        return 2;
+    }
+    if (argc == 3 && !strcmp(argv[1], "checks-markdown"))
+        return docs_checks_markdown(stdout, argv[2]) < 0 ? 1 : 0;
+    if (argc == 2 && !strcmp(argv[1], "man")) {
+        docs_man_page(stdout);
+        return 0;
+    }
     if (argc == 2 && !strcmp(argv[1], "help")) {
         bs_options_print_help(stdout);
         return 0;
@@ -71,6 +112,7 @@ int main(int argc, char **argv)
         bs_options_print_markdown(stdout);
         return 0;
     }
-    fprintf(stderr, "usage: bufsan-tool check-options [--key=value...] | help | options-markdown\n");
+    fprintf(stderr, "usage: bufsan-tool check-options [--key=value...] | verdict RUN_DIR STATUS | "
+                    "help | options-markdown | checks-markdown DOCS_DIR | man\n");
     return 2;
 }

@@ -1,0 +1,72 @@
+/* See findlog.h. Linear search: the distinct findings of a run are few; the
+ * repeats are many, and they stop at the first match. */
+#include "findlog.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int same_finding(const bs_finding *a, const bs_finding *b)
+{
+    if (a->check != b->check || a->nstacks != b->nstacks || a->has_exporter != b->has_exporter ||
+        a->has_request != b->has_request || (a->has_request && a->flags != b->flags))
+        return 0;
+    /* with stacks off (python_stacks=0 ...) different exporter types share a stack */
+    if (a->has_exporter && strcmp(a->exporter_type ? a->exporter_type : "",
+                                  b->exporter_type ? b->exporter_type : "") != 0)
+        return 0;
+    for (int i = 0; i < a->nstacks; i++)
+        if (a->stacks[i].stack != b->stacks[i].stack ||
+            strcmp(a->stacks[i].role, b->stacks[i].role) != 0)
+            return 0;
+    return 1;
+}
+
+bs_logged_finding *findlog_add(bs_finding_log *log, const bs_finding *f, int *is_new)
+{
+    for (size_t i = 0; i < log->n; i++) {
+        bs_logged_finding *e = &log->items[i];
+        if (same_finding(&e->first, f)) {
+            e->occurrences++;
+            e->count += f->count;
+            e->bytes += f->bytes;
+            *is_new = 0;
+            return e;
+        }
+    }
+    if (log->n == log->cap) {
+        size_t cap = log->cap ? log->cap * 2 : 16;
+        bs_logged_finding *items = realloc(log->items, cap * sizeof *items);
+        if (!items)
+            return NULL;
+        log->items = items;
+        log->cap = cap;
+    }
+    bs_logged_finding *e = &log->items[log->n++];
+    e->first = *f;
+    /* titles live in the engine's rotating pool: keep our own copies */
+    for (int i = 0; i < f->nstacks; i++)
+        e->first.stacks[i].title = f->stacks[i].title ? strdup(f->stacks[i].title) : NULL;
+    e->occurrences = 1;
+    e->count = f->count;
+    e->bytes = f->bytes;
+    e->fingerprint[0] = e->location[0] = '\0';
+    *is_new = 1;
+    return e;
+}
+
+uint64_t findlog_repeats(const bs_finding_log *log)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < log->n; i++)
+        n += log->items[i].occurrences - 1;
+    return n;
+}
+
+void findlog_clear(bs_finding_log *log)
+{
+    for (size_t i = 0; i < log->n; i++)
+        for (int k = 0; k < log->items[i].first.nstacks; k++)
+            free((char *)log->items[i].first.stacks[k].title);
+    free(log->items);
+    memset(log, 0, sizeof *log);
+}

@@ -1,0 +1,37 @@
+/* The findings of this process, each distinct one kept once: two findings
+ * are the same when they name the same check, the same stacks (roles and
+ * depot ids), the same exporter type and request flags. The first is printed; the others only add to its counts.
+ * The SARIF log, the suppression lines and the run record are written from
+ * here at exit. Not thread-safe: the report lock covers it. */
+#ifndef BUFSAN_REPORT_FINDLOG_H
+#define BUFSAN_REPORT_FINDLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../engine/engine.h"
+
+typedef struct {
+    bs_finding first;       /* the report as first printed */
+    uint64_t occurrences;   /* how many identical reports arrived */
+    uint64_t count;         /* their counts summed */
+    int64_t bytes;          /* their bytes summed */
+    char fingerprint[17];   /* set by the report layer when first printed */
+    char location[640];     /* "file:line in function", likewise */
+} bs_logged_finding;
+
+typedef struct {
+    bs_logged_finding *items;
+    size_t n, cap;
+} bs_finding_log;
+
+/* Adds F: returns its entry and sets *IS_NEW to 1 when no identical finding
+ * was logged before (then the caller prints it). NULL when out of memory. */
+bs_logged_finding *findlog_add(bs_finding_log *log, const bs_finding *f, int *is_new);
+
+/* Number of reports that repeated an earlier one. */
+uint64_t findlog_repeats(const bs_finding_log *log);
+
+void findlog_clear(bs_finding_log *log);
+
+#endif

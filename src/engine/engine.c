@@ -277,6 +277,8 @@ static const char *fmt_title(const char *fmt, uint32_t thread, int32_t flags)
 
 static void on_export(bs_engine *e, const bs_event *ev)
 {
+    if (!ev->view || !ev->obj)
+        return; /* not a real export (a damaged trace): 0 is no map key */
     export_rec *old = u64map_get(&e->by_view, ev->view);
     if (old) {
         /* The Py_buffer was filled again without a release: the old export can

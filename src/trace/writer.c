@@ -394,14 +394,38 @@ static void ensure_thread(uint32_t t)
     put_pay(TR_THREAD, &p);
 }
 
+/* The fields that refer to other records (found once). */
+static const tr_field *ref_fields[16];
+static size_t nref_fields = SIZE_MAX;
+
+static void find_ref_fields(void)
+{
+    nref_fields = 0;
+    for (size_t i = 0; i < tr_nfields; i++)
+        if (tr_fields[i].role != TR_ROLE_PLAIN && tr_fields[i].size == 4 &&
+            nref_fields < sizeof ref_fields / sizeof ref_fields[0])
+            ref_fields[nref_fields++] = &tr_fields[i];
+}
+
+static inline int bit_is_set(const bitset *b, uint64_t i)
+{
+    size_t w = (size_t)(i / 64);
+    return w < b->nwords && (b->bits[w] >> (i % 64) & 1);
+}
+
 static void write_event(const bs_event *ev)
 {
-    for (size_t i = 0; i < tr_nfields; i++) {
-        const tr_field *f = &tr_fields[i];
-        if (f->role == TR_ROLE_PLAIN || f->size != 4)
-            continue;
+    if (__builtin_expect(nref_fields == SIZE_MAX, 0))
+        find_ref_fields();
+    for (size_t i = 0; i < nref_fields; i++) {
+        const tr_field *f = ref_fields[i];
         uint32_t v;
         memcpy(&v, (const char *)ev + f->offset, 4);
+        if (bit_is_set(f->role == TR_ROLE_STACK       ? &W.stacks
+                       : f->role == TR_ROLE_TYPENAME ? &W.typenames
+                                                     : &W.threads,
+                       v))
+            continue;
         if (f->role == TR_ROLE_STACK)
             ensure_stack(v);
         else if (f->role == TR_ROLE_TYPENAME)

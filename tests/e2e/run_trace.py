@@ -202,6 +202,72 @@ def cmd_killed(args):
     return fails.finish("killed with SIGKILL under %s" % env.python)
 
 
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--virtual-time-budget=10000"]
+
+
+def chromium(out_dir, *args):
+    profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=out_dir)
+    try:
+        return subprocess.run(["chromium"] + CHROMIUM_FLAGS + ["--user-data-dir=" + profile] + list(args),
+                              capture_output=True, text=True, timeout=180)
+    finally:
+        shutil.rmtree(profile, True)
+
+
+def cmd_html(args):
+    """Traces of a real run (CPython's test_memoryview) plus two scenarios with
+    findings, merged into one page; rendered in headless Chromium."""
+    env = rs.Env(args)
+    fails = rs.Failures()
+    if not shutil.which("chromium"):
+        print("SKIP html: no chromium")
+        return 0
+    out = os.path.abspath(args.out_dir or tempfile.mkdtemp(prefix="bufsan-html-"))
+    os.makedirs(out, exist_ok=True)
+    tdir = os.path.join(out, "traces")
+    shutil.rmtree(tdir, True)
+    os.makedirs(tdir)
+    environ = env.base_environ({"LD_PRELOAD": env.loader,
+                                "BUFSAN_OPTIONS": "trace=%s" % os.path.join(tdir, "trace")})
+    runs = [[env.python, "-m", "unittest", "-q", "test.test_memoryview"]]
+    for name in ("leak_three", "release_unknown"):
+        runs.append([env.python, os.path.join(env.scenarios, name + ".py")])
+    for cmd in runs:
+        p = subprocess.run(cmd, env=environ, cwd=out, capture_output=True, text=True,
+                           timeout=rs.TIMEOUT)
+        fails.add_context(" ".join(cmd[1:]), p.stderr[-3000:])
+    traces = sorted(glob.glob(os.path.join(tdir, "trace.*")))
+    fails.check(len(traces) >= 3, "traces: %r" % traces)
+    page = os.path.join(out, "timeline.html")
+    r = subprocess.run([report_tool(env), "report", "--html=" + page] + traces,
+                       capture_output=True, text=True, timeout=rs.TIMEOUT)
+    fails.add_context("report", r.stdout[-4000:] + r.stderr[-4000:])
+    if not fails.check(os.path.exists(page), "no page written"):
+        return fails.finish("html")
+    with open(page) as f:
+        html = f.read()
+    fails.check("http://" not in html and "https://" not in html, "the page refers to the network")
+    dom = chromium(out, "--dump-dom", "file://" + page)
+    fails.add_context("chromium stderr", dom.stderr[-3000:])
+    lanes = len(re.findall(r'class="lane"', dom.stdout))
+    marks = len(re.findall(r'class="mark"', dom.stdout))
+    bars = len(re.findall(r'class="bar ', dom.stdout))
+    counts = dict(re.findall(r'data-name="([^"]+)"><b>(\d+)</b>', dom.stdout))
+    print("html: %d lanes, %d bars, %d marks, summary %r" % (lanes, bars, marks, counts))
+    fails.check(lanes >= 10, "only %d lanes rendered" % lanes)
+    fails.check(bars >= lanes, "%d bars for %d lanes" % (bars, lanes))
+    fails.check(marks >= 4, "only %d marks rendered (leak_three: 3, release_unknown: 1)" % marks)
+    fails.check(counts.get("findings") == str(marks), "summary counts %r" % counts)
+    fails.check(counts.get("processes") == str(len(traces)), "summary counts %r" % counts)
+    shot = os.path.join(out, "timeline.png")
+    chromium(out, "--screenshot=" + shot, "--window-size=1400,1000", "file://" + page)
+    fails.check(os.path.exists(shot) and os.path.getsize(shot) > 10000, "no screenshot")
+    print("page %s, screenshot %s" % (page, shot))
+    return fails.finish("html timeline under %s" % env.python)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build-dir", required=True)
@@ -213,9 +279,10 @@ def main():
     p = sub.add_parser("scenario")
     p.add_argument("name")
     sub.add_parser("killed")
+    sub.add_parser("html")
     args = ap.parse_args()
     args.via = "preload"
-    return {"scenario": cmd_scenario, "killed": cmd_killed}[args.command](args)
+    return {"scenario": cmd_scenario, "killed": cmd_killed, "html": cmd_html}[args.command](args)
 
 
 if __name__ == "__main__":

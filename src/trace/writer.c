@@ -1,6 +1,6 @@
-/* See writer.h and docs/trace-format.md. One lock around the file; the
- * engine calls the recorder under its own lock, so events are written in
- * the order the engine consumed them. A record is copied into the mapping
+/* See writer.h and docs/trace-format.md. The engine's lock is the writer's:
+ * the engine calls the recorder and the sink under it, so events are written
+ * in the order the engine consumed them. A record is copied into the mapping
  * with its type byte last: a reader sees either the whole record or a 0
  * type byte, the end of the data. */
 #define _GNU_SOURCE
@@ -41,8 +41,9 @@ typedef struct {
     uint64_t lo, hi;
 } range;
 
+/* Guarded by the engine's lock (the recorder and the sink run under it; the
+ * other entry points take it). */
 static struct {
-    pthread_mutex_t lock;
     int enabled;
     char *tmpl, *options;
     bs_engine *engine;
@@ -66,7 +67,7 @@ static struct {
     uint8_t *scratch;
     size_t scratch_cap;
     int failed;
-} W = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
+} W = {.fd = -1};
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -159,6 +160,17 @@ static void disable(const char *what)
     W.failed = 1;
 }
 
+/* Faults the pages of [from, to) of the mapping in with one call: a page
+ * fault per fresh page on the hot path costs more than the record. */
+static void prefault(size_t from, size_t to)
+{
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+    if (to > from)
+        (void)madvise(W.base + from, to - from, MADV_POPULATE_WRITE);
+}
+
 static int ensure_room(size_t n)
 {
     if (W.pos + n <= W.cap)
@@ -176,6 +188,7 @@ static int ensure_room(size_t n)
         return -1;
     }
     W.base = nb;
+    prefault(W.cap, cap);
     W.cap = cap;
     return 0;
 }
@@ -529,6 +542,7 @@ static int open_file(char *err, size_t errlen)
         return -1;
     }
     W.cap = INITIAL_SIZE;
+    prefault(0, INITIAL_SIZE);
     uint8_t h[TR_HEADER_SIZE] = {0};
     memcpy(h, TR_MAGIC, 8);
     uint16_t maj = TR_VERSION_MAJOR, min = TR_VERSION_MINOR;
@@ -574,7 +588,7 @@ static int open_file(char *err, size_t errlen)
     return 0;
 }
 
-/* Called with W.lock held by every writer: a forked child opens its own
+/* Called with the engine lock held by every writer: a forked child opens its own
  * file here, starting with the exports it inherited. */
 static int ready(void)
 {
@@ -598,24 +612,22 @@ static int ready(void)
     return !W.failed;
 }
 
+/* The engine calls this with its lock held: that lock is the writer's. */
 static void record_event(const bs_event *ev, void *ctx)
 {
     (void)ctx;
-    pthread_mutex_lock(&W.lock);
     if (ready())
         write_event(ev);
-    pthread_mutex_unlock(&W.lock);
 }
 
 int trace_open(const char *tmpl, bs_engine *engine, const char *options, char *err, size_t errlen)
 {
-    pthread_mutex_lock(&W.lock);
+    /* before the recorder is installed: nothing else writes yet */
     W.tmpl = strdup(tmpl);
     W.options = strdup(options ? options : "");
     W.engine = engine;
     int rc = W.tmpl && W.options ? open_file(err, errlen) : -1;
     W.enabled = rc == 0;
-    pthread_mutex_unlock(&W.lock);
     if (rc == 0)
         engine_set_recorder(engine, record_event, NULL);
     return rc;
@@ -623,7 +635,7 @@ int trace_open(const char *tmpl, bs_engine *engine, const char *options, char *e
 
 void trace_finding_sink(const bs_finding *f, void *ctx)
 {
-    pthread_mutex_lock(&W.lock);
+    /* called by the engine, with its lock held */
     if (ready()) {
         for (int i = 0; i < f->nstacks; i++)
             ensure_stack(f->stacks[i].stack);
@@ -641,13 +653,24 @@ void trace_finding_sink(const bs_finding *f, void *ctx)
         }
         put_pay(TR_FINDING, &p);
     }
-    pthread_mutex_unlock(&W.lock);
     report_finding(f, ctx);
+}
+
+static void lock_writer(void)
+{
+    if (W.engine)
+        engine_lock(W.engine);
+}
+
+static void unlock_writer(void)
+{
+    if (W.engine)
+        engine_unlock(W.engine);
 }
 
 void trace_hide_address(uint64_t addr)
 {
-    pthread_mutex_lock(&W.lock);
+    lock_writer();
     if (W.nhidden < (int)(sizeof W.hidden / sizeof W.hidden[0]))
         W.hidden[W.nhidden++] = addr;
     if (W.enabled && !W.pending_open && !W.failed) {
@@ -655,23 +678,22 @@ void trace_hide_address(uint64_t addr)
         p_varint(&p, addr);
         put_pay(TR_HIDE, &p);
     }
-    pthread_mutex_unlock(&W.lock);
+    unlock_writer();
 }
 
 void trace_type_patched(const char *name)
 {
-    pthread_mutex_lock(&W.lock);
+    lock_writer();
     if (W.enabled && !W.pending_open && !W.failed) {
         pay p = {0};
         p_str(&p, name);
         put_pay(TR_TYPE_PATCHED, &p);
     }
-    pthread_mutex_unlock(&W.lock);
+    unlock_writer();
 }
 
 void trace_after_fork_child(void)
 {
-    pthread_mutex_init(&W.lock, NULL);
     if (!W.enabled)
         return;
     /* the mapping is the parent's file: never write to it from here */
@@ -687,7 +709,7 @@ void trace_after_fork_child(void)
 
 void trace_close(int status)
 {
-    pthread_mutex_lock(&W.lock);
+    lock_writer();
     if (W.enabled && !W.pending_open && W.base) {
         pay p = {0};
         p_varint(&p, (uint64_t)(uint32_t)status);
@@ -703,7 +725,7 @@ void trace_close(int status)
         W.fd = -1;
     }
     W.enabled = 0;
-    pthread_mutex_unlock(&W.lock);
+    unlock_writer();
 }
 
 void trace_stats(uint64_t *bytes, uint64_t *events)

@@ -202,6 +202,52 @@ def cmd_killed(args):
     return fails.finish("killed with SIGKILL under %s" % env.python)
 
 
+def cmd_options(args):
+    """checks= and suppressions= apply to the replay, not to the recording."""
+    env = rs.Env(args)
+    fails = rs.Failures()
+    tmp = tempfile.mkdtemp(prefix="bufsan-trace-opts-")
+    try:
+        script = os.path.join(env.scenarios, "leak_three.py")
+        _, traces, live = run_traced(env, script, tmp, {}, "json")
+        fails.check(len(json_findings(live)) == 3, "live run: %r" % live)
+
+        def report(*opts):
+            r = subprocess.run([report_tool(env), "report", "--log-format=json"] + list(opts) + traces,
+                               capture_output=True, text=True, timeout=rs.TIMEOUT)
+            fails.add_context("report %s" % " ".join(opts), r.stdout + r.stderr)
+            return r, json_findings(r.stdout), json_findings(r.stdout, "summary")
+
+        r, found, summ = report("--checks=-leaked-export")
+        fails.check(not found and r.returncode == 0,
+                    "checks=-leaked-export: %d findings, status %d" % (len(found), r.returncode))
+        supp = os.path.join(tmp, "supp.txt")
+        with open(supp, "w") as f:
+            f.write("leaked-export:testext_leak_buffer\n")
+        r, found, summ = report("--suppressions=" + supp)
+        fails.check(len(found) == 1 and found[0]["exporter"]["type"] == "_bufsan_testext.Exporter",
+                    "suppressions: %r" % [f["exporter"]["type"] for f in found])
+        fails.check(summ and summ[0]["suppressed"] == 2, "summary %r" % summ)
+        r, found, _ = report("--exitcode=7")
+        fails.check(r.returncode == 7, "exitcode=7: status %d" % r.returncode)
+        r = subprocess.run([report_tool(env), "report", "--no-such-option=1"] + traces,
+                           capture_output=True, text=True)
+        fails.check(r.returncode == 64 and "no_such_option" in r.stderr.replace("-", "_"),
+                    "bad option: %d %r" % (r.returncode, r.stderr))
+        r = subprocess.run([report_tool(env), "report", os.path.join(tmp, "missing")],
+                           capture_output=True, text=True)
+        fails.check(r.returncode == 64 and r.stderr.count("\n") == 1 and "missing" in r.stderr,
+                    "missing file: %d %r" % (r.returncode, r.stderr))
+        d = subprocess.run([env.launcher, "dump"] + traces, capture_output=True, text=True)
+        events = [l for l in d.stdout.splitlines() if " event " in l]
+        fails.check(d.returncode == 0 and events and "trace complete" in d.stdout,
+                    "dump through the launcher: %d, %d events" % (d.returncode, len(events)))
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, True)
+    return fails.finish("report options")
+
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--virtual-time-budget=10000"]
@@ -280,9 +326,11 @@ def main():
     p.add_argument("name")
     sub.add_parser("killed")
     sub.add_parser("html")
+    sub.add_parser("options")
     args = ap.parse_args()
     args.via = "preload"
-    return {"scenario": cmd_scenario, "killed": cmd_killed, "html": cmd_html}[args.command](args)
+    return {"scenario": cmd_scenario, "killed": cmd_killed, "html": cmd_html,
+            "options": cmd_options}[args.command](args)
 
 
 if __name__ == "__main__":

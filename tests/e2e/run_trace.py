@@ -202,6 +202,53 @@ def cmd_killed(args):
     return fails.finish("killed with SIGKILL under %s" % env.python)
 
 
+FORKED = '''
+import os, sys
+import _bufsan_testext as testext
+e = testext.Exporter(8)
+h = testext.acquire(e)
+kept = testext.acquire(e)
+sys.stdout.flush()
+pid = os.fork()
+if pid == 0:
+    testext.release(h)          # an export inherited from the parent
+    testext.leak(bytearray(b"c"))  # the child's own leak
+    sys.exit(0)
+os.waitpid(pid, 0)
+testext.release(h)
+testext.release(kept)
+'''
+
+
+def cmd_fork_inherited(args):
+    """A child releases an export it inherited: its trace starts with the
+    exports live at fork, so the replay matches that release as the live run
+    did (no release-unknown), and finds the child's own leak plus the kept
+    export the child never released."""
+    env = rs.Env(args)
+    fails = rs.Failures()
+    tmp = tempfile.mkdtemp(prefix="bufsan-trace-fork-")
+    try:
+        script = os.path.join(tmp, "forked.py")
+        with open(script, "w") as f:
+            f.write(FORKED)
+        p, traces, live = run_traced(env, script, tmp, {}, "json")
+        fails.add_context("live", live + p.stderr)
+        fails.check(len(traces) == 2, "traces %r" % traces)
+        r = subprocess.run([report_tool(env), "report", "--log-format=json"] + traces,
+                           capture_output=True, text=True, timeout=rs.TIMEOUT)
+        fails.add_context("report", r.stdout + r.stderr)
+        lk, rk = key_set(json_findings(live)), key_set(json_findings(r.stdout))
+        fails.check(lk == rk, "findings differ:\n  live   %r\n  replay %r" % (lk, rk))
+        fails.check(not any(k[1] == "release-unknown" for k in rk), "release-unknown in %r" % rk)
+        d = subprocess.run([report_tool(env), "dump"] + traces, capture_output=True, text=True)
+        fails.check(" inherited from pid " in d.stdout, "no inherited record in the child's trace")
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, True)
+    return fails.finish("fork with inherited exports under %s" % env.python)
+
+
 def cmd_options(args):
     """checks= and suppressions= apply to the replay, not to the recording."""
     env = rs.Env(args)
@@ -327,10 +374,11 @@ def main():
     sub.add_parser("killed")
     sub.add_parser("html")
     sub.add_parser("options")
+    sub.add_parser("fork_inherited")
     args = ap.parse_args()
     args.via = "preload"
     return {"scenario": cmd_scenario, "killed": cmd_killed, "html": cmd_html,
-            "options": cmd_options}[args.command](args)
+            "options": cmd_options, "fork_inherited": cmd_fork_inherited}[args.command](args)
 
 
 if __name__ == "__main__":

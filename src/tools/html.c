@@ -330,6 +330,11 @@ static const char page_tail[] =
     "+st(x.stack);});det.textContent=s;};"
     "if(m.lane>=0&&tracks[m.lane])tracks[m.lane].appendChild(k);"
     "else if(tracks.length)tracks[0].appendChild(k);});\n"
+    /* #selftest: click the first mark and the first bar, note what showed */
+    "if(location.hash==='#selftest'){const r={};const m=document.querySelector('.mark');"
+    "if(m){m.click();r.mark=det.textContent;}const b=document.querySelector('.bar');"
+    "if(b){b.click();r.bar=det.textContent;}if(m)m.click();"
+    "document.body.setAttribute('data-selftest',JSON.stringify(r));}\n"
     "</script></body></html>\n";
 
 static void flag_text(int32_t flags, char *buf, size_t len)

@@ -342,7 +342,7 @@ def cmd_html(args):
     with open(page) as f:
         html = f.read()
     fails.check("http://" not in html and "https://" not in html, "the page refers to the network")
-    dom = chromium(out, "--dump-dom", "file://" + page)
+    dom = chromium(out, "--dump-dom", "file://" + page + "#selftest")
     fails.add_context("chromium stderr", dom.stderr[-3000:])
     lanes = len(re.findall(r'class="lane"', dom.stdout))
     marks = len(re.findall(r'class="mark"', dom.stdout))
@@ -354,8 +354,16 @@ def cmd_html(args):
     fails.check(marks >= 4, "only %d marks rendered (leak_three: 3, release_unknown: 1)" % marks)
     fails.check(counts.get("findings") == str(marks), "summary counts %r" % counts)
     fails.check(counts.get("processes") == str(len(traces)), "summary counts %r" % counts)
+    m = re.search(r"data-selftest=\"([^\"]*)\"", dom.stdout)
+    if fails.check(m, "the page's click self-test did not run"):
+        import html as htmlmod
+        clicked = json.loads(htmlmod.unescape(m.group(1)))
+        fails.check("acquired" in clicked.get("bar", ""), "clicking a bar shows %r" % clicked.get("bar"))
+        fails.check(re.search(r"^[a-z-]+: .*\n.*:\n#0 ", clicked.get("mark", ""), re.S),
+                    "clicking a mark shows %r" % clicked.get("mark"))
     shot = os.path.join(out, "timeline.png")
-    chromium(out, "--screenshot=" + shot, "--window-size=1400,1000", "file://" + page)
+    # the screenshot shows the details of the first finding (clicked by #selftest)
+    chromium(out, "--screenshot=" + shot, "--window-size=1400,1000", "file://" + page + "#selftest")
     fails.check(os.path.exists(shot) and os.path.getsize(shot) > 10000, "no screenshot")
     print("page %s, screenshot %s" % (page, shot))
     return fails.finish("html timeline under %s" % env.python)

@@ -5,9 +5,12 @@
                   logs, then `bufsan report` on the traces: the set of
                   findings (pid, check, innermost frame of the main stack)
                   must equal the live run's, in json and in text format.
-  killed          a program holding three exports is killed with SIGKILL:
+  killed [HOW]    a program holding three exports dies (HOW: kill9, a
+                  SIGKILL; _exit, os._exit; segv, a segmentation fault):
                   `bufsan report` lists the three as held at end of trace,
                   each with its acquiring Python line.
+  fork_inherited  a forked child releases an export it inherited.
+  options         checks=, suppressions=, exitcode= apply to the replay.
   html            `bufsan report --html` of a scenario's traces, loaded in
                   headless Chromium: lanes and marks exist; a screenshot is
                   saved next to the page (--out-dir).
@@ -153,6 +156,12 @@ keep.append(testext.acquire(e2))  # HOLD 2
 ba = bytearray(b"held-three")
 keep.append(memoryview(ba))  # HOLD 3
 print("ready", flush=True)
+if sys.argv[1] == "_exit":
+    import os
+    os._exit(3)
+if sys.argv[1] == "segv":
+    import ctypes
+    ctypes.string_at(0)
 time.sleep(60)
 '''
 
@@ -168,13 +177,15 @@ def cmd_killed(args):
         hold_lines = [i for i, t in enumerate(KILLED.splitlines(), 1) if "# HOLD" in t]
         environ = env.base_environ({"LD_PRELOAD": env.loader,
                                     "BUFSAN_OPTIONS": "trace=%s" % os.path.join(tmp, "trace")})
-        p = subprocess.Popen([env.python, script], env=environ, stdout=subprocess.PIPE,
+        p = subprocess.Popen([env.python, script, args.how], env=environ, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         line = p.stdout.readline()
         fails.check(line.strip() == "ready", "program did not get ready: %r" % line)
-        os.kill(p.pid, signal.SIGKILL)
+        expect = {"kill9": -signal.SIGKILL, "_exit": 3, "segv": -signal.SIGSEGV}[args.how]
+        if args.how == "kill9":
+            os.kill(p.pid, signal.SIGKILL)
         p.wait(timeout=30)
-        fails.check(p.returncode == -signal.SIGKILL, "status %r" % p.returncode)
+        fails.check(p.returncode == expect, "status %r, expected %r" % (p.returncode, expect))
         traces = glob.glob(os.path.join(tmp, "trace.*"))
         if fails.check(len(traces) == 1, "traces: %r" % traces):
             r = subprocess.run([report_tool(env), "report", "--log-format=json", traces[0]],
@@ -199,7 +210,7 @@ def cmd_killed(args):
     finally:
         if not args.keep:
             shutil.rmtree(tmp, True)
-    return fails.finish("killed with SIGKILL under %s" % env.python)
+    return fails.finish("process ended by %s under %s" % (args.how, env.python))
 
 
 FORKED = '''
@@ -379,7 +390,8 @@ def main():
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("scenario")
     p.add_argument("name")
-    sub.add_parser("killed")
+    p = sub.add_parser("killed", help="three exports held when the process dies")
+    p.add_argument("how", nargs="?", default="kill9", choices=("kill9", "_exit", "segv"))
     sub.add_parser("html")
     sub.add_parser("options")
     sub.add_parser("fork_inherited")

@@ -23,6 +23,7 @@
 #include "../report/report.h"
 #include "../stacks/depot.h"
 #include "../stacks/symbolize.h"
+#include "../trace/writer.h"
 #include "core.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -271,9 +272,10 @@ static int core_exit_status(int status)
            (unsigned long long)bs_stat.callsite_releases,
            (unsigned long long)bs_stat.callsite_release_events,
            (unsigned long long)bs_stat.deallocs_with_state, depot_size());
-    tls.guard--;
     if (report_error_count() && status == 0)
-        return (int)bs_core_state.opts.exitcode;
+        status = (int)bs_core_state.opts.exitcode;
+    trace_close(status);
+    tls.guard--;
     return status;
 }
 
@@ -302,9 +304,10 @@ static int core_exit_without_finalize(int status)
     engine_process(bs_core_state.engine, &ev);
     bs_core_state.finalized = 1;
     report_summary();
-    tls.guard--;
     if (report_error_count() && status == 0)
-        return (int)bs_core_state.opts.exitcode;
+        status = (int)bs_core_state.opts.exitcode;
+    trace_close(status);
+    tls.guard--;
     return status;
 }
 
@@ -326,6 +329,7 @@ static void fork_child(void)
     depot_after_fork_child();
     report_after_fork_child();
     forked_pid = getpid();
+    trace_after_fork_child();
 }
 
 /* ---- start ------------------------------------------------------------ */
@@ -403,11 +407,14 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
     report_init(&c->opts);
     if (report_load_suppressions(c->opts.suppressions, err, sizeof err) < 0)
         fatal_options(err);
-    c->engine = engine_new(&c->opts, report_finding, NULL);
+    int tracing = c->opts.trace && *c->opts.trace;
+    c->engine = engine_new(&c->opts, tracing ? trace_finding_sink : report_finding, NULL);
     if (!c->engine) {
         bs_log("out of memory");
         return -1;
     }
+    if (tracing && trace_open(c->opts.trace, c->engine, getenv("BUFSAN_OPTIONS"), err, sizeof err) < 0)
+        fprintf(stderr, "==%d==WARNING: bufsan: %s; no trace is recorded\n", (int)getpid(), err);
     text_query self = {(uintptr_t)&bufsan_core_start, 0, 0};
     dl_iterate_phdr(find_text, &self);
     c->text_start = self.start;
@@ -433,6 +440,7 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
         return -1;
     }
     report_hide_address((uint64_t)(uintptr_t)get);     /* the interpreter */
+    trace_hide_address((uint64_t)(uintptr_t)get);
     add_inside(get);
     add_inside(api->loader_base ? dlsym(RTLD_DEFAULT, "__libc_start_main") : NULL);
     add_inside(dlsym(RTLD_DEFAULT, "gnu_get_libc_version"));

@@ -54,6 +54,8 @@ struct bs_engine {
     size_t nstrings, capstrings;
     u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
     int finalized;
+    bs_event_recorder recorder;
+    void *recorder_ctx;
 };
 
 /* ---- strings ---------------------------------------------------------- */
@@ -283,6 +285,8 @@ static const char *fmt_title(const char *fmt, uint32_t thread, int32_t flags)
 
 static void on_export(bs_engine *e, const bs_event *ev)
 {
+    if (!ev->view || !ev->obj)
+        return; /* not a real export (a damaged trace): 0 is no map key */
     export_rec *old = u64map_get(&e->by_view, ev->view);
     if (old) {
         /* The Py_buffer was filled again without a release: the old export can
@@ -575,6 +579,8 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
 void engine_process(bs_engine *e, const bs_event *ev)
 {
     engine_lock(e);
+    if (e->recorder)
+        e->recorder(ev, e->recorder_ctx);
     if (!e->finalized) {
         switch (ev->kind) {
         case BS_EV_EXPORT: on_export(e, ev); break;
@@ -617,4 +623,30 @@ void engine_for_each_live_stack(bs_engine *e, void (*fn)(uint32_t, void *), void
     for (export_rec *x = e->live; x; x = x->next)
         fn(x->stack, ctx);
     engine_unlock(e);
+}
+
+void engine_set_recorder(bs_engine *e, bs_event_recorder fn, void *ctx)
+{
+    engine_lock(e);
+    e->recorder = fn;
+    e->recorder_ctx = ctx;
+    engine_unlock(e);
+}
+
+void engine_for_each_live_export(bs_engine *e, void (*fn)(const bs_event *, void *), void *ctx)
+{
+    export_rec *last = e->live;
+    while (last && last->next)
+        last = last->next;
+    for (export_rec *x = last; x; x = x->prev) {
+        bs_event ev = {.kind = BS_EV_EXPORT};
+        ev.thread = x->thread;
+        ev.stack = x->stack;
+        ev.type_name = x->type_name;
+        ev.flags = x->flags;
+        ev.view = x->view;
+        ev.obj = x->obj;
+        ev.v = x->v;
+        fn(&ev, ctx);
+    }
 }

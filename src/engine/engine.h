@@ -73,6 +73,16 @@ void engine_after_fork_child(bs_engine *e);
 void engine_lock(bs_engine *e);
 void engine_unlock(bs_engine *e);
 
+/* A recorder sees every event engine_process consumes, in order, under the
+ * engine lock, before the rules run (trace files). NULL: none. */
+typedef void (*bs_event_recorder)(const bs_event *ev, void *ctx);
+void engine_set_recorder(bs_engine *e, bs_event_recorder fn, void *ctx);
+
+/* Calls FN with an export event (the fields it was recorded with) for each
+ * live export, oldest first. Takes no lock: call with the engine locked, from
+ * a recorder or a sink, or when single-threaded. */
+void engine_for_each_live_export(bs_engine *e, void (*fn)(const bs_event *ev, void *ctx), void *ctx);
+
 /* Writes "PyBUF_FULL_RO" / "PyBUF_ND|PyBUF_WRITABLE" for FLAGS into BUF. */
 void bs_flag_names(int32_t flags, char *buf, size_t len);
 

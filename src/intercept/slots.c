@@ -17,6 +17,7 @@
 #include "../common/u64map.h"
 #include "../stacks/capture.h"
 #include "../stacks/depot.h"
+#include "../trace/writer.h"
 #include "trampoline.h"
 
 typedef struct {
@@ -326,6 +327,7 @@ static void apply_plan(const patch_plan *plan)
     }
     if (plan->dealloc)
         t->tp_dealloc = (destructor)plan->dealloc;
+    trace_type_patched(t->tp_name);
 }
 
 static int patch_list(type_list *todo, int complete)

@@ -32,6 +32,13 @@ static bs_finding_log findlog;
 static uint64_t nduplicates;
 static int annotate;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int fixed_pid; /* offline: the recorded process */
+static int held_mode; /* report_held in progress */
+
+static int report_pid(void)
+{
+    return fixed_pid ? fixed_pid : (int)getpid();
+}
 
 int report_load_suppressions(const char *path, char *err, size_t errlen)
 {
@@ -248,12 +255,19 @@ static void json_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack 
 
 static void format_text(strbuf *b, const bs_finding *f, shown_stack *stacks)
 {
-    int pid = (int)getpid();
-    sb_printf(b, "==%d==%s: bufsan: %s: %s\n", pid,
-              f->severity == BS_SEV_ERROR ? "ERROR" : "WARNING", bs_checks[f->check].name,
-              f->message);
+    int pid = report_pid();
+    if (held_mode)
+        sb_printf(b, "==%d==NOTE: bufsan: held at end of trace: %s\n", pid, f->message);
+    else
+        sb_printf(b, "==%d==%s: bufsan: %s: %s\n", pid,
+                  f->severity == BS_SEV_ERROR ? "ERROR" : "WARNING", bs_checks[f->check].name,
+                  f->message);
     for (int i = 0; i < f->nstacks; i++)
         text_stack(b, &f->stacks[i], &stacks[i]);
+    if (held_mode) {
+        sb_puts(b, "\n");
+        return;
+    }
     sb_printf(b, "SUMMARY: bufsan: %s ", bs_checks[f->check].name);
     summary_location(f->nstacks ? &stacks[0] : &(shown_stack){0}, b);
     sb_puts(b, "\n\n");
@@ -262,10 +276,15 @@ static void format_text(strbuf *b, const bs_finding *f, shown_stack *stacks)
 static void format_json(strbuf *b, const bs_finding *f, shown_stack *stacks,
                         const char *fingerprint, const char *suppression)
 {
-    sb_puts(b, "{\"bufsan\": 1, \"kind\": \"finding\", \"check\": ");
-    sb_json_str(b, bs_checks[f->check].name);
-    sb_printf(b, ", \"severity\": \"%s\", \"pid\": %d, \"message\": ",
-              bs_severity_name(f->severity), (int)getpid());
+    if (held_mode) {
+        sb_printf(b, "{\"bufsan\": 1, \"kind\": \"held\", \"pid\": %d, \"message\": ",
+                  report_pid());
+    } else {
+        sb_puts(b, "{\"bufsan\": 1, \"kind\": \"finding\", \"check\": ");
+        sb_json_str(b, bs_checks[f->check].name);
+        sb_printf(b, ", \"severity\": \"%s\", \"pid\": %d, \"message\": ",
+                  bs_severity_name(f->severity), report_pid());
+    }
     sb_json_str(b, f->message);
     sb_puts(b, ", \"exporter\": ");
     if (f->has_exporter) {
@@ -478,7 +497,7 @@ void report_summary(void)
         sb_printf(&b,
                   "{\"bufsan\": 1, \"kind\": \"summary\", \"pid\": %d, \"errors\": %llu, "
                   "\"warnings\": %llu, \"suppressed\": %llu, \"by_check\": {",
-                  (int)getpid(), (unsigned long long)nerrors, (unsigned long long)nwarnings,
+                  report_pid(), (unsigned long long)nerrors, (unsigned long long)nwarnings,
                   (unsigned long long)nsuppressed);
         int first = 1;
         for (int i = 0; i < BS_CHECK_COUNT; i++)
@@ -509,7 +528,7 @@ void report_summary(void)
         }
         sb_puts(&b, "]}\n");
     } else if (nerrors || nwarnings || nsuppressed) {
-        sb_printf(&b, "==%d==bufsan: %llu error%s, %llu warning%s, %llu suppressed", (int)getpid(),
+        sb_printf(&b, "==%d==bufsan: %llu error%s, %llu warning%s, %llu suppressed", report_pid(),
                   (unsigned long long)nerrors, nerrors == 1 ? "" : "s",
                   (unsigned long long)nwarnings, nwarnings == 1 ? "" : "s",
                   (unsigned long long)nsuppressed);
@@ -523,7 +542,7 @@ void report_summary(void)
         sb_puts(&b, sep[0] == ',' ? ")\n" : "\n");
         for (size_t i = 0; i < suppressions.n; i++)
             sb_printf(&b, "==%d==bufsan: suppression %s:%d '%s' matched %llu finding%s%s\n",
-                      (int)getpid(), suppressions.path, suppressions.rules[i].line,
+                      report_pid(), suppressions.path, suppressions.rules[i].line,
                       suppressions.rules[i].text, (unsigned long long)suppressions.rules[i].hits,
                       suppressions.rules[i].hits == 1 ? "" : "s",
                       suppressions.rules[i].hits ? "" : " (unused)");
@@ -562,4 +581,30 @@ void report_after_fork_child(void)
     summary_done = 0;
     output_after_fork_child();
     symbolize_reset();
+}
+
+void report_set_pid(int pid)
+{
+    fixed_pid = pid;
+}
+
+void report_held(const bs_finding *f)
+{
+    static resolved_storage rs;
+    pthread_mutex_lock(&lock);
+    bs_rfinding r;
+    resolve(f, &rs, &r);
+    char fingerprint[17];
+    rfinding_fingerprint(&r, fingerprint);
+    strbuf b = {0};
+    held_mode = 1;
+    if (opts->log_format == BS_LOG_FORMAT_JSON)
+        format_json(&b, f, rs.shown, fingerprint, NULL);
+    else
+        format_text(&b, f, rs.shown);
+    held_mode = 0;
+    if (b.data)
+        output_write(b.data, b.len);
+    sb_free(&b);
+    pthread_mutex_unlock(&lock);
 }

@@ -38,4 +38,11 @@ int report_summary_written(void);
 /* Child after fork: counts restart (the child's own report). */
 void report_after_fork_child(void);
 
+/* Offline reports: findings carry PID instead of this process's. */
+void report_set_pid(int pid);
+
+/* Offline reports: an export still held where a trace ends (its process
+ * died). Written like a finding, headed "held at end of trace", not counted. */
+void report_held(const bs_finding *f);
+
 #endif

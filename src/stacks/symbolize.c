@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <elfutils/libdwfl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,18 @@ static char *debuginfo_path;
 static const Dwfl_Callbacks callbacks = {
     .find_elf = dwfl_linux_proc_find_elf,
     .find_debuginfo = dwfl_standard_find_debuginfo,
+    .debuginfo_path = &debuginfo_path,
+};
+
+/* offline: the module map of a recorded process */
+static bs_module_entry *offline;
+static size_t noffline;
+static int offline_mode;
+static int *offline_bad; /* build-id differs: frames stay unnamed */
+static const Dwfl_Callbacks offline_callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
     .debuginfo_path = &debuginfo_path,
 };
 
@@ -40,8 +53,49 @@ static void drop_locked(void)
     u64map_destroy(&cache);
 }
 
+static int open_offline_locked(void)
+{
+    if (dwfl)
+        return 0;
+    dwfl = dwfl_begin(&offline_callbacks);
+    if (!dwfl)
+        return -1;
+    dwfl_report_begin(dwfl);
+    for (size_t i = 0; i < noffline; i++) {
+        const bs_module_entry *m = &offline[i];
+        Dwfl_Module *mod = dwfl_report_elf(dwfl, m->path, m->path, -1, m->bias, false);
+        if (!mod)
+            continue;
+        const unsigned char *bits = NULL;
+        GElf_Addr vaddr;
+        int n = dwfl_module_build_id(mod, &bits, &vaddr);
+        if (m->build_id_len && (n != (int)m->build_id_len || memcmp(bits, m->build_id, (size_t)n))) {
+            if (!offline_bad[i])
+                fprintf(stderr, "bufsan: warning: %s is not the file the trace was recorded with "
+                        "(build-id differs); its frames are not named\n", m->path);
+            offline_bad[i] = 1;
+        }
+    }
+    dwfl_report_end(dwfl, NULL, NULL);
+    if (!cache.cap)
+        u64map_init(&cache, 256);
+    return 0;
+}
+
+static const bs_module_entry *offline_module(uint64_t pc, size_t *index)
+{
+    for (size_t i = 0; i < noffline; i++)
+        if (pc >= offline[i].lo && pc < offline[i].hi) {
+            *index = i;
+            return &offline[i];
+        }
+    return NULL;
+}
+
 static int open_locked(void)
 {
+    if (offline_mode)
+        return open_offline_locked();
     if (dwfl && session_pid == getpid())
         return 0;
     if (dwfl)
@@ -71,6 +125,21 @@ static bs_native_frame *resolve_locked(uint64_t pc)
     if (!f)
         return NULL;
     Dwfl_Module *m = dwfl ? dwfl_addrmodule(dwfl, pc - 1) : NULL;
+    if (offline_mode) {
+        size_t idx = 0;
+        const bs_module_entry *om = offline_module(pc - 1, &idx);
+        if (!om || (offline_bad && offline_bad[idx]))
+            m = NULL;
+        if (!m) {
+            f->module = strdup(om ? om->path : "");
+            f->offset = om ? pc - om->lo : pc;
+            if (!f->module) {
+                free(f);
+                return NULL;
+            }
+            return f;
+        }
+    }
     if (!m && dwfl) {
         /* maybe a library loaded since the map was read */
         dwfl_report_begin(dwfl);
@@ -129,6 +198,38 @@ int symbolize_pc(uint64_t pc, bs_native_frame *out)
         *out = *f;
     pthread_mutex_unlock(&lock);
     return f ? 0 : -1;
+}
+
+void symbolize_use_module_map(const bs_module_entry *m, size_t n)
+{
+    pthread_mutex_lock(&lock);
+    drop_locked();
+    for (size_t i = 0; i < noffline; i++) {
+        free((void *)offline[i].path);
+        free((void *)offline[i].build_id);
+    }
+    free(offline);
+    free(offline_bad);
+    offline = NULL;
+    offline_bad = NULL;
+    noffline = 0;
+    offline_mode = m != NULL;
+    if (m && n) {
+        offline = calloc(n, sizeof *offline);
+        offline_bad = calloc(n, sizeof *offline_bad);
+        if (offline && offline_bad) {
+            for (size_t i = 0; i < n; i++) {
+                offline[i] = m[i];
+                offline[i].path = strdup(m[i].path ? m[i].path : "");
+                uint8_t *id = malloc(m[i].build_id_len ? m[i].build_id_len : 1);
+                if (id && m[i].build_id_len)
+                    memcpy(id, m[i].build_id, m[i].build_id_len);
+                offline[i].build_id = id;
+            }
+            noffline = n;
+        }
+    }
+    pthread_mutex_unlock(&lock);
 }
 
 void symbolize_reset(void)

@@ -24,6 +24,7 @@ typedef struct {
 } bs_options;
 
 enum { BS_LOG_FORMAT_TEXT = 0, BS_LOG_FORMAT_JSON = 1 };
+enum { BS_WRITABLE_POLICY_CONSISTENT = 0, BS_WRITABLE_POLICY_STRICT = 1 };
 
 /* Exit status used when the options themselves are bad. */
 #define BS_OPTIONS_EXIT_STATUS 64

@@ -59,6 +59,7 @@ void callsite_release(void *v)
         ev.v.readonly = view->readonly;
         ev.v.ndim = view->ndim;
         ev.v.internal = (uint64_t)(uintptr_t)view->internal;
+        bs_hash_for_release(&ev, view, o);
         if (!bs_core_state.late)
             ev.stack = capture_stack(PyGILState_Check());
         engine_process(bs_core_state.engine, &ev);

@@ -73,6 +73,21 @@ static int has_release_slot(PyTypeObject *t)
     return t->tp_as_buffer && t->tp_as_buffer->bf_releasebuffer;
 }
 
+/* Is VIEW the master buffer of a managed buffer that memoryview creation
+ * (_PyManagedBuffer_FromObject) is filling? It asks PyBUF_FULL_RO into
+ * &mbuf->master of a _PyManagedBuffer_Type object it just allocated, whose
+ * flags and export count are still 0. Only such views are looked behind. */
+static uint32_t consumer_of(Py_buffer *view, int flags)
+{
+    if (flags != PyBUF_FULL_RO)
+        return BS_CONSUMER_OTHER;
+    _PyManagedBufferObject *mb =
+        (_PyManagedBufferObject *)(void *)((char *)view - offsetof(_PyManagedBufferObject, master));
+    if (Py_TYPE(mb) == &_PyManagedBuffer_Type && mb->flags == 0 && mb->exports == 0)
+        return BS_CONSUMER_MEMORYVIEW;
+    return BS_CONSUMER_OTHER;
+}
+
 void slots_record_export(PyObject *exporter, Py_buffer *view, int flags)
 {
     bs_tls *tls = bs_thread();
@@ -85,6 +100,13 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags)
     ev.type_name = type_name_id(Py_TYPE(exporter));
     fill_fields(&ev.v, view);
     ev.stack = capture_stack(PyGILState_Check());
+    ev.consumer = consumer_of(view, flags);
+    /* earlier exports of the same exporter, seen again */
+    bs_observe_exports(ev.obj, BS_OBS_EXPORT, ev.v.buf, ev.v.len, ev.thread, ev.stack);
+    if (engine_wants_hash(&bs_core_state.opts, flags, view->readonly, ev.consumer)) {
+        ev.hashed = 1;
+        ev.hash = bs_hash_region(ev.v.buf, ev.v.len);
+    }
     engine_process(bs_core_state.engine, &ev);
     tls->guard--;
 }
@@ -129,6 +151,7 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     /* hold a reference so that a release that wrongly drops one cannot free
      * the object under us */
     Py_INCREF(obj);
+    bs_hash_for_release(&ev, view, obj);
     ev.refcnt_before = Py_REFCNT(obj);
     ctx->rel(obj, view);
     ev.refcnt_after = Py_REFCNT(obj);
@@ -159,6 +182,8 @@ static void wrap_dealloc(PyObject *obj, type_ctx *ctx)
         ev.type_name = type_name_id(Py_TYPE(obj));
         if (!bs_core_state.late)
             ev.stack = capture_stack(PyGILState_Check());
+        /* the exporter's memory is still there: last look at its exports */
+        bs_observe_exports(ev.obj, BS_OBS_DEALLOC, 0, -1, ev.thread, ev.stack);
         engine_process(bs_core_state.engine, &ev);
         tls->guard--;
     }

@@ -1,0 +1,14 @@
+# mutated_while_shared done right: the reader releases before the writer
+# writes. Writing through a memoryview is no finding either: a memoryview's
+# hold on its base is not a reader's (it asks PyBUF_FULL_RO, then writes).
+import _bufsan_mutators as mut
+
+data = bytearray(b"hello world")
+mut.share_then_write(data)
+view = memoryview(data)
+view[0] = ord("J")
+view.release()
+with memoryview(data) as view:
+    view[1:3] = b"EL"
+    mut.read_readonly(data)
+print("mutated_while_shared_fixed done", bytes(data))

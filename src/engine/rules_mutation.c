@@ -249,8 +249,14 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf
             n = 1;
         }
     } else {
-        for (export_rec *x = e->watched; x; x = x->watch_next) {
-            if (x->moved || x->reported || (obj && x->obj != obj) || !x->in_view_map)
+        /* one exporter: its own exports (cheap when many are watched) */
+        exporter_rec *o = obj ? u64map_get(&e->by_obj, obj) : NULL;
+        if (obj && !o) {
+            engine_unlock(e);
+            return 0;
+        }
+        for (export_rec *x = o ? o->exports : e->watched; x; x = o ? x->obj_next : x->watch_next) {
+            if (!x->hashed || x->moved || x->reported || !x->in_view_map)
                 continue;
             if (n < max)
                 out[n] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len};

@@ -213,6 +213,7 @@ static void install(void)
     }
     int types = slots_patch_all_types(1);
     int got = callsites_patch_loaded_objects();
+    slots_probe_consumers();
     bs_log("installed: %d exporter types patched, %d GOT entries", types, got);
     bs_core_state.active = 1;
 }

@@ -20,6 +20,11 @@ typedef enum {
 typedef enum {
     BS_CONSUMER_OTHER = 0,
     BS_CONSUMER_MEMORYVIEW = 1, /* the master buffer of a memoryview's managed buffer */
+    BS_CONSUMER_COPY_SOURCE = 2, /* the source of a memoryview slice assignment
+                                    (memory_ass_sub), which may overlap the
+                                    destination it writes */
+    BS_CONSUMER_PICKLEBUFFER = 3, /* a PickleBuffer's view of its base, which it
+                                     re-exports with the consumer's flags */
 } bs_consumer;
 
 /* Where a BS_EV_OBSERVE hash was taken. */

@@ -16,12 +16,13 @@
  * on a writable base (it writes through the view without asking). */
 static int may_write(const export_rec *x)
 {
-    return !x->v.readonly && ((x->flags & PYBUF_WRITABLE) || x->consumer == BS_CONSUMER_MEMORYVIEW);
+    return !x->v.readonly && ((x->flags & PYBUF_WRITABLE) || x->consumer == BS_CONSUMER_MEMORYVIEW ||
+                              x->consumer == BS_CONSUMER_PICKLEBUFFER);
 }
 
 static int is_reader(const bs_options *o, int32_t flags, uint32_t consumer)
 {
-    return !(flags & PYBUF_WRITABLE) && (consumer != BS_CONSUMER_MEMORYVIEW || o->strict);
+    return !(flags & PYBUF_WRITABLE) && (consumer == BS_CONSUMER_OTHER || o->strict);
 }
 
 int engine_wants_hash(const bs_options *o, int32_t flags, int readonly, uint32_t consumer)
@@ -106,7 +107,8 @@ void mutation_on_export(bs_engine *e, const bs_event *ev)
 {
     exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
     int new_writes = !ev->v.readonly &&
-                     ((ev->flags & PYBUF_WRITABLE) || ev->consumer == BS_CONSUMER_MEMORYVIEW);
+                     ((ev->flags & PYBUF_WRITABLE) || ev->consumer == BS_CONSUMER_MEMORYVIEW ||
+                      ev->consumer == BS_CONSUMER_PICKLEBUFFER);
     int shared_reported = 0;
     for (export_rec *x = o ? o->exports : NULL; x; x = x->obj_next) {
         if (!x->in_view_map)

@@ -19,11 +19,15 @@ int callsite_get_buffer(void *o, void *v, int flags)
     for (int i = 0; i < tls->nslot && i < BS_MAX_SLOT_NESTING; i++)
         if (tls->slot_views[i] == v)
             forwarding = 1;
-    void *saved = tls->consumer_view;
-    if (!forwarding)
+    void *saved = tls->consumer_view, *saved_pc = tls->consumer_pc;
+    if (!forwarding) {
         tls->consumer_view = v;
+        /* reached by a call from the consumer, or by the loader's jump */
+        tls->consumer_pc = __builtin_return_address(0);
+    }
     int rc = bs_core_state.real_get_buffer(o, v, flags);
     tls->consumer_view = saved;
+    tls->consumer_pc = saved_pc;
     if (forwarding)
         return rc; /* the slot that forwards records the export */
     Py_buffer *view = v;

@@ -69,3 +69,24 @@ void bs_hash_for_release(bs_event *ev, Py_buffer *view, PyObject *obj)
     ev->hashed = 1;
     ev->hash = bs_hash_region(w.buf, w.len);
 }
+
+int bs_view_hashable(const Py_buffer *v)
+{
+    if (v->len <= 0 || !v->buf || v->suboffsets || v->itemsize <= 0)
+        return 0;
+    if (!v->strides)
+        return 1; /* C-contiguous by definition */
+    if (v->ndim < 0 || v->ndim > 64 || (v->ndim > 0 && !v->shape))
+        return 0;
+    /* the span must be len bytes and the layout C or Fortran order */
+    int64_t n = v->itemsize;
+    for (int i = 0; i < v->ndim; i++) {
+        if (v->shape[i] < 0)
+            return 0;
+        if (__builtin_mul_overflow(n, (int64_t)v->shape[i], &n))
+            return 0;
+    }
+    if (n != v->len)
+        return 0;
+    return PyBuffer_IsContiguous(v, 'A');
+}

@@ -30,6 +30,16 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags);
 /* Does TYPE's bf_releasebuffer go through one of our stubs? */
 int slots_release_is_wrapped(PyTypeObject *type);
 
+/* Learns how to recognise consumers that write without asking for
+ * PyBUF_WRITABLE (memoryview slice assignment). Needs the GIL; once, after
+ * the first walk. */
+void slots_probe_consumers(void);
+
+/* Is the memory under VIEW exactly [buf, buf+len)? (no suboffsets, C or
+ * Fortran contiguous per shape and strides, sane fields) Only such exports
+ * are hashed: elsewhere the range holds other objects' bytes. */
+int bs_view_hashable(const Py_buffer *view);
+
 /* A content hash of the LEN bytes at BUF (whole up to hash_limit, else
  * sampled windows; see hash_full). */
 uint64_t bs_hash_region(uint64_t buf, int64_t len);

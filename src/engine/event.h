@@ -25,6 +25,11 @@ typedef enum {
                                     destination it writes */
     BS_CONSUMER_PICKLEBUFFER = 3, /* a PickleBuffer's view of its base, which it
                                      re-exports with the consumer's flags */
+    BS_CONSUMER_PRIVATE_FILL = 4, /* a memoryview over a bytes object no one else
+                                     references: memory_from_contiguous_copy
+                                     (PyMemoryView_GetContiguous, tobytes of
+                                     non-contiguous views) fills a fresh bytes
+                                     through its read-only master buffer */
 } bs_consumer;
 
 /* Where a BS_EV_OBSERVE hash was taken. */

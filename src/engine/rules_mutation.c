@@ -27,6 +27,8 @@ static int is_reader(const bs_options *o, int32_t flags, uint32_t consumer)
 
 int engine_wants_hash(const bs_options *o, int32_t flags, int readonly, uint32_t consumer)
 {
+    if (consumer == BS_CONSUMER_PRIVATE_FILL && !o->strict)
+        return 0;
     if (readonly && o->severity[BS_CHECK_READONLY_MUTATED] != BS_SEV_OFF)
         return 1;
     return is_reader(o, flags, consumer) &&

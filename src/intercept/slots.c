@@ -153,6 +153,10 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags)
     ev.stack = capture_stack(PyGILState_Check());
     ev.consumer = consumer_of(view, flags,
                               tls->consumer_view == view ? tls->consumer_pc : tls->slot_pc);
+    /* the view's reference and its creator's: no one else can reach it */
+    if (ev.consumer == BS_CONSUMER_MEMORYVIEW && PyBytes_CheckExact(exporter) &&
+        Py_REFCNT(exporter) <= 2)
+        ev.consumer = BS_CONSUMER_PRIVATE_FILL;
     /* earlier exports of the same exporter, seen again */
     bs_observe_exports(ev.obj, BS_OBS_EXPORT, ev.v.buf, ev.v.len, ev.thread, ev.stack);
     if (engine_wants_hash(&bs_core_state.opts, flags, view->readonly, ev.consumer) &&

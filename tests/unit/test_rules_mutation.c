@@ -137,8 +137,14 @@ static void test_memoryview_is_not_a_reader_unless_strict(void)
     CHECK(engine_wants_hash(&o, m.flags, 1, m.consumer)); /* read-only grants always */
     CHECK(engine_wants_hash(&o, m.flags, 0, BS_CONSUMER_OTHER));
     CHECK(!engine_wants_hash(&o, W, 0, BS_CONSUMER_OTHER));
+    /* the other consumers that write without PyBUF_WRITABLE */
+    CHECK(!engine_wants_hash(&o, FULL_RO, 0, BS_CONSUMER_COPY_SOURCE));
+    CHECK(!engine_wants_hash(&o, FULL_RO, 0, BS_CONSUMER_PICKLEBUFFER));
+    CHECK(!engine_wants_hash(&o, FULL_RO, 1, BS_CONSUMER_PRIVATE_FILL));
     bs_options s = opts_with("strict=1");
     CHECK(engine_wants_hash(&s, m.flags, 0, m.consumer));
+    CHECK(engine_wants_hash(&s, FULL_RO, 0, BS_CONSUMER_COPY_SOURCE));
+    CHECK(engine_wants_hash(&s, FULL_RO, 1, BS_CONSUMER_PRIVATE_FILL));
     bs_options off = opts_with("checks=-mutated-while-shared,-readonly-mutated");
     CHECK(!engine_wants_hash(&off, 0, 1, BS_CONSUMER_OTHER));
     bs_options_free(&o);

@@ -215,6 +215,7 @@ static void install(void)
     }
     int types = slots_patch_all_types(1);
     int got = callsites_patch_loaded_objects();
+    slots_probe_consumers();
     bs_log("installed: %d exporter types patched, %d GOT entries", types, got);
     bs_core_state.active = 1;
 }
@@ -257,6 +258,9 @@ static int core_exit_status(int status)
     tls.guard++;
     if (bs_core_state.late) {
         /* the interpreter has finalized: whatever is still held leaked */
+        /* exporters of leaked exports are alive (view->obj holds them):
+         * a last look at the bytes of the watched ones */
+        bs_observe_exports(0, BS_OBS_FINALIZE, 0, -1, 0, 0);
         bs_event ev = {.kind = BS_EV_FINALIZE};
         engine_process(bs_core_state.engine, &ev);
         bs_core_state.finalized = 1;

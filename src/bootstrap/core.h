@@ -62,6 +62,11 @@ typedef struct {
     void *releasing_view;  /* the view a call-site PyBuffer_Release is releasing */
     int nslot;
     void *slot_views[BS_MAX_SLOT_NESTING];
+    /* the return address into the consumer that asked for consumer_view /
+     * for the export a slot stub is recording (see slots_probe_consumers) */
+    void *consumer_pc, *slot_pc;
+    /* start-up probe: the consumer pc of the next export of probe_obj */
+    void *probe_obj, *probe_pc;
 } bs_tls;
 
 bs_tls *bs_thread(void);

@@ -25,6 +25,7 @@ typedef struct {
 
 enum { BS_LOG_FORMAT_TEXT = 0, BS_LOG_FORMAT_JSON = 1, BS_LOG_FORMAT_SARIF = 2 };
 enum { BS_GITHUB_AUTO = 0, BS_GITHUB_OFF = 1, BS_GITHUB_ON = 2 };
+enum { BS_WRITABLE_POLICY_CONSISTENT = 0, BS_WRITABLE_POLICY_STRICT = 1 };
 
 /* Exit status used when the options themselves are bad. */
 #define BS_OPTIONS_EXIT_STATUS 64

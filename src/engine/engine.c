@@ -1,5 +1,6 @@
 /* The export registry and the lifetime rules (leaked-export,
- * exporter-freed-while-exported, release-unknown, release-decrefs-obj).
+ * exporter-freed-while-exported, release-unknown, release-decrefs-obj); the
+ * other rules live in rules_*.c and are called from here.
  * Pure C: it must never call Python, it runs inside bf_getbuffer and
  * tp_dealloc hooks and offline. Rules are functions of (registry, event). */
 #include "engine.h"
@@ -10,53 +11,7 @@
 #include <string.h>
 
 #include "../common/u64map.h"
-
-typedef struct export_rec {
-    uint64_t view, obj;
-    uint32_t type_name, thread, stack;
-    int32_t flags;
-    bs_view_fields v;
-    struct export_rec *prev, *next;         /* all live exports */
-    struct export_rec *obj_prev, *obj_next; /* live exports of one exporter */
-    int in_view_map;
-    int inherited; /* live in the parent when this process was forked */
-} export_rec;
-
-typedef struct {
-    uint64_t obj;
-    uint32_t nlive;
-    export_rec *exports;
-} exporter_rec;
-
-/* A recently released export: evidence for release-unknown. */
-typedef struct {
-    uint64_t view, obj, buf, internal;
-    int64_t len;
-    uint32_t acquire_stack, release_stack, acquire_thread, release_thread, type_name;
-    int32_t flags;
-} tombstone;
-
-#define N_TOMBSTONES 4096
-
-struct bs_engine {
-    pthread_mutex_t lock;
-    export_rec *free_exports; /* recycled records: no malloc per export */
-    const bs_options *opts;
-    bs_finding_sink sink;
-    void *sink_ctx;
-    u64map by_view;      /* view -> export_rec */
-    u64map by_obj;       /* obj -> exporter_rec */
-    export_rec *live;    /* list head */
-    size_t nlive;
-    tombstone tomb[N_TOMBSTONES];
-    size_t tomb_next;
-    char **strings;
-    size_t nstrings, capstrings;
-    u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
-    int finalized;
-    bs_event_recorder recorder;
-    void *recorder_ctx;
-};
+#include "registry.h"
 
 /* ---- strings ---------------------------------------------------------- */
 
@@ -125,7 +80,7 @@ bs_engine *engine_new(const bs_options *opts, bs_finding_sink sink, void *sink_c
     e->sink = sink;
     e->sink_ctx = sink_ctx;
     if (u64map_init(&e->by_view, 1024) < 0 || u64map_init(&e->by_obj, 1024) < 0 ||
-        u64map_init(&e->string_ids, 256) < 0) {
+        u64map_init(&e->string_ids, 256) < 0 || u64map_init(&e->answers, 1024) < 0) {
         engine_free(e);
         return NULL;
     }
@@ -149,6 +104,7 @@ void engine_free(bs_engine *e)
     for (size_t i = 0; i < e->by_obj.cap; i++)
         if (e->by_obj.keys[i])
             free(e->by_obj.vals[i]);
+    writable_free(e);
     for (size_t i = 0; i < e->nstrings; i++)
         free(e->strings[i]);
     free(e->strings);
@@ -251,15 +207,17 @@ static void forget_tombstones(bs_engine *e, uint64_t obj)
             memset(&e->tomb[i], 0, sizeof e->tomb[i]);
 }
 
-static void emit(bs_engine *e, bs_finding *f)
+void engine_emit(bs_engine *e, bs_finding *f)
 {
     f->severity = e->opts->severity[f->check];
+    if (f->max_severity && f->severity > f->max_severity)
+        f->severity = f->max_severity;
     if (f->severity == BS_SEV_OFF)
         return;
     e->sink(f, e->sink_ctx);
 }
 
-static void add_stack(bs_finding *f, const char *role, const char *title, uint32_t thread,
+void finding_add_stack(bs_finding *f, const char *role, const char *title, uint32_t thread,
                       uint32_t stack)
 {
     if (f->nstacks >= BS_MAX_FINDING_STACKS)
@@ -272,7 +230,7 @@ static void add_stack(bs_finding *f, const char *role, const char *title, uint32
 }
 
 /* Titles live in a small rotating pool: findings are consumed synchronously. */
-static const char *fmt_title(const char *fmt, uint32_t thread, int32_t flags)
+const char *finding_title(const char *fmt, uint32_t thread, int32_t flags)
 {
     static __thread char pool[BS_MAX_FINDING_STACKS][320];
     static __thread int next;
@@ -283,10 +241,25 @@ static const char *fmt_title(const char *fmt, uint32_t thread, int32_t flags)
     return out;
 }
 
+void finding_from_export(bs_engine *e, bs_finding *f, const export_rec *x)
+{
+    f->has_exporter = 1;
+    f->exporter_type = engine_string(e, x->type_name);
+    f->exporter_addr = x->obj;
+    f->exporter_len = x->v.len;
+    f->exporter_readonly = x->v.readonly;
+    f->has_request = 1;
+    f->flags = x->flags;
+    f->count = 1;
+    f->bytes = x->v.len;
+}
+
 static void on_export(bs_engine *e, const bs_event *ev)
 {
     if (!ev->view || !ev->obj)
         return; /* not a real export (a damaged trace): 0 is no map key */
+    writable_on_export(e, ev);
+    mutation_on_export(e, ev);
     export_rec *old = u64map_get(&e->by_view, ev->view);
     if (old) {
         /* The Py_buffer was filled again without a release: the old export can
@@ -310,6 +283,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
     x->flags = ev->flags;
     x->v = ev->v;
     x->in_view_map = 1;
+    x->consumer = ev->consumer;
     u64map_put(&e->by_view, ev->view, x);
     x->next = e->live;
     if (e->live)
@@ -330,6 +304,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
         o->exports->obj_prev = x;
     o->exports = x;
     o->nlive++;
+    mutation_after_export(e, x, ev);
 }
 
 static export_rec *match_release(bs_engine *e, const bs_event *ev, exporter_rec **owner)
@@ -388,14 +363,16 @@ static void on_release(bs_engine *e, const bs_event *ev)
             f.count = 1;
             f.bytes = x->v.len;
             if (ev->slot_stack)
-                add_stack(&f, "slot", fmt_title("the bf_releasebuffer function is:", 0, 0),
+                finding_add_stack(&f, "slot", finding_title("the bf_releasebuffer function is:", 0, 0),
                           ev->thread, ev->slot_stack);
-            add_stack(&f, "release", fmt_title("released by thread T%u at:", ev->thread, 0),
+            finding_add_stack(&f, "release", finding_title("released by thread T%u at:", ev->thread, 0),
                       ev->thread, ev->stack);
-            add_stack(&f, "acquire", fmt_title("acquired by thread T%u with %s at:", x->thread,
+            finding_add_stack(&f, "acquire", finding_title("acquired by thread T%u with %s at:", x->thread,
                                                x->flags), x->thread, x->stack);
-            emit(e, &f);
+            engine_emit(e, &f);
         }
+        mutation_on_release(e, x, ev);
+        mutation_forget(e, x);
         unlink_export(e, x, owner);
         add_tombstone(e, x, ev);
         x->next = e->free_exports;
@@ -431,25 +408,26 @@ static void on_release(bs_engine *e, const bs_event *ev)
     f.exporter_readonly = ev->v.readonly;
     f.count = 1;
     f.bytes = ev->v.len;
-    add_stack(&f, "release", fmt_title("released by thread T%u at:", ev->thread, 0), ev->thread,
+    finding_add_stack(&f, "release", finding_title("released by thread T%u at:", ev->thread, 0), ev->thread,
               ev->stack);
     if (t) {
         f.has_request = 1;
         f.flags = t->flags;
-        add_stack(&f, "earlier-release",
-                  fmt_title("the export was already released by thread T%u at:", t->release_thread, 0),
+        finding_add_stack(&f, "earlier-release",
+                  finding_title("the export was already released by thread T%u at:", t->release_thread, 0),
                   t->release_thread, t->release_stack);
-        add_stack(&f, "acquire",
-                  fmt_title("acquired by thread T%u with %s at:", t->acquire_thread, t->flags),
+        finding_add_stack(&f, "acquire",
+                  finding_title("acquired by thread T%u with %s at:", t->acquire_thread, t->flags),
                   t->acquire_thread, t->acquire_stack);
     }
-    emit(e, &f);
+    engine_emit(e, &f);
 }
 
 static void on_dealloc(bs_engine *e, const bs_event *ev)
 {
     exporter_rec *o = u64map_del(&e->by_obj, ev->obj);
     forget_tombstones(e, ev->obj);
+    writable_on_dealloc(e, ev->obj);
     if (!o)
         return;
     if (o->nlive) {
@@ -472,15 +450,16 @@ static void on_dealloc(bs_engine *e, const bs_event *ev)
         f.flags = first->flags;
         f.count = o->nlive;
         f.bytes = bytes;
-        add_stack(&f, "dealloc", fmt_title("deallocated by thread T%u at:", ev->thread, 0),
+        finding_add_stack(&f, "dealloc", finding_title("deallocated by thread T%u at:", ev->thread, 0),
                   ev->thread, ev->stack);
-        add_stack(&f, "acquire",
-                  fmt_title("export acquired by thread T%u with %s at:", first->thread, first->flags),
+        finding_add_stack(&f, "acquire",
+                  finding_title("export acquired by thread T%u with %s at:", first->thread, first->flags),
                   first->thread, first->stack);
-        emit(e, &f);
+        engine_emit(e, &f);
         /* The exports died with their exporter: they cannot be released any more. */
         while (o->exports) {
             export_rec *x = o->exports;
+            mutation_forget(e, x);
             unlink_export(e, x, o);
             free(x);
         }
@@ -568,9 +547,9 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
         f.flags = g[i].flags;
         f.count = g[i].count;
         f.bytes = g[i].bytes;
-        add_stack(&f, "acquire", fmt_title("acquired by thread T%u with %s at:", g[i].thread,
+        finding_add_stack(&f, "acquire", finding_title("acquired by thread T%u with %s at:", g[i].thread,
                                            g[i].flags), g[i].thread, g[i].stack);
-        emit(e, &f);
+        engine_emit(e, &f);
     }
     free(g);
     (void)ev;
@@ -587,6 +566,7 @@ void engine_process(bs_engine *e, const bs_event *ev)
         case BS_EV_RELEASE: on_release(e, ev); break;
         case BS_EV_DEALLOC: on_dealloc(e, ev); break;
         case BS_EV_FINALIZE: on_finalize(e, ev); break;
+        case BS_EV_OBSERVE: mutation_on_observe(e, ev); break;
         }
     }
     engine_unlock(e);
@@ -594,11 +574,12 @@ void engine_process(bs_engine *e, const bs_event *ev)
 
 int engine_has_exporter(bs_engine *e, uint64_t obj)
 {
-    /* most deallocations happen while no exporter has exports: no lock */
-    if (__atomic_load_n(&e->by_obj.len, __ATOMIC_RELAXED) == 0)
+    /* most deallocations happen while no exporter has state: no lock */
+    if (__atomic_load_n(&e->by_obj.len, __ATOMIC_RELAXED) == 0 &&
+        __atomic_load_n(&e->answers.len, __ATOMIC_RELAXED) == 0)
         return 0;
     engine_lock(e);
-    int r = u64map_get(&e->by_obj, obj) != NULL;
+    int r = u64map_get(&e->by_obj, obj) != NULL || u64map_get(&e->answers, obj) != NULL;
     engine_unlock(e);
     return r;
 }

@@ -36,6 +36,9 @@ typedef struct {
     int64_t bytes;
     int nstacks;
     bs_finding_stack stacks[BS_MAX_FINDING_STACKS];
+    /* the highest severity this finding may have (0: the check's own);
+     * e.g. inconsistent-writable answers with no overlap are warnings */
+    bs_severity max_severity;
 } bs_finding;
 
 /* Where findings go. */
@@ -82,6 +85,24 @@ void engine_set_recorder(bs_engine *e, bs_event_recorder fn, void *ctx);
  * live export, oldest first. Takes no lock: call with the engine locked, from
  * a recorder or a sink, or when single-threaded. */
 void engine_for_each_live_export(bs_engine *e, void (*fn)(const bs_event *ev, void *ctx), void *ctx);
+/* Should the interception layer hash the bytes of an export with these
+ * request FLAGS, READONLY answer and CONSUMER (bs_consumer)? Only readers
+ * and read-only grants are watched, and only while their check is on. */
+int engine_wants_hash(const bs_options *opts, int32_t flags, int readonly, uint32_t consumer);
+
+/* A live export whose content hash must be taken at an observation point. */
+typedef struct {
+    uint64_t view, obj, buf;
+    int64_t len;
+} bs_watch;
+
+/* Fills OUT (up to MAX) with the live hashed exports to observe: the one
+ * filled into VIEW (a release; VIEW != 0, copies matched on BUF, LEN,
+ * INTERNAL too), else every one of OBJ (OBJ != 0), else all of them.
+ * Exports whose memory may have moved are left out: it may be gone.
+ * Returns how many there are (may exceed MAX). */
+size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf, int64_t len,
+                         uint64_t internal, bs_watch *out, size_t max);
 
 /* Writes "PyBUF_FULL_RO" / "PyBUF_ND|PyBUF_WRITABLE" for FLAGS into BUF. */
 void bs_flag_names(int32_t flags, char *buf, size_t len);

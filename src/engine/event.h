@@ -11,7 +11,33 @@ typedef enum {
     BS_EV_RELEASE,      /* a release of view (slot, call site or interposed) */
     BS_EV_DEALLOC,      /* an exporter object is being deallocated */
     BS_EV_FINALIZE,     /* the interpreter is gone: report what is still held */
+    BS_EV_OBSERVE,      /* the content hash of a live export, taken at another
+                           observation point (see bs_observe_point) */
 } bs_event_kind;
+
+/* Who holds an export: the mutation rules treat a memoryview's export on its
+ * base as a writer (it asks PyBUF_FULL_RO, then writes when it may). */
+typedef enum {
+    BS_CONSUMER_OTHER = 0,
+    BS_CONSUMER_MEMORYVIEW = 1, /* the master buffer of a memoryview's managed buffer */
+    BS_CONSUMER_COPY_SOURCE = 2, /* the source of a memoryview slice assignment
+                                    (memory_ass_sub), which may overlap the
+                                    destination it writes */
+    BS_CONSUMER_PICKLEBUFFER = 3, /* a PickleBuffer's view of its base, which it
+                                     re-exports with the consumer's flags */
+    BS_CONSUMER_PRIVATE_FILL = 4, /* a memoryview over a bytes object no one else
+                                     references: memory_from_contiguous_copy
+                                     (PyMemoryView_GetContiguous, tobytes of
+                                     non-contiguous views) fills a fresh bytes
+                                     through its read-only master buffer */
+} bs_consumer;
+
+/* Where a BS_EV_OBSERVE hash was taken. */
+typedef enum {
+    BS_OBS_EXPORT = 0,   /* a later export of the same exporter */
+    BS_OBS_DEALLOC = 1,  /* the exporter's deallocation */
+    BS_OBS_FINALIZE = 2, /* the end of the interpreter */
+} bs_observe_point;
 
 /* Where a release was observed. */
 typedef enum {
@@ -51,6 +77,15 @@ typedef struct {
     /* BS_EV_FINALIZE: a forked child ends with _exit (no finalization, e.g.
      * a multiprocessing worker): exports it inherited are not its leaks */
     uint32_t exit_without_finalize;
+    /* exports: bs_consumer. */
+    uint32_t consumer;
+    /* exports, releases, observations: a content hash of the export's bytes
+     * (hashed != 0), taken by the interception layer, which alone reads
+     * memory; observations name the export by view and its range by v.buf,
+     * v.len. */
+    uint32_t hashed;
+    uint64_t hash;
+    uint32_t observe_point; /* bs_observe_point, for BS_EV_OBSERVE */
 } bs_event;
 
 #endif

@@ -20,11 +20,15 @@ int callsite_get_buffer(void *o, void *v, int flags)
     for (int i = 0; i < tls->nslot && i < BS_MAX_SLOT_NESTING; i++)
         if (tls->slot_views[i] == v)
             forwarding = 1;
-    void *saved = tls->consumer_view;
-    if (!forwarding)
+    void *saved = tls->consumer_view, *saved_pc = tls->consumer_pc;
+    if (!forwarding) {
         tls->consumer_view = v;
+        /* reached by a call from the consumer, or by the loader's jump */
+        tls->consumer_pc = __builtin_return_address(0);
+    }
     int rc = bs_core_state.real_get_buffer(o, v, flags);
     tls->consumer_view = saved;
+    tls->consumer_pc = saved_pc;
     if (forwarding)
         return rc; /* the slot that forwards records the export */
     Py_buffer *view = v;
@@ -62,6 +66,7 @@ void callsite_release(void *v)
         ev.v.readonly = view->readonly;
         ev.v.ndim = view->ndim;
         ev.v.internal = (uint64_t)(uintptr_t)view->internal;
+        bs_hash_for_release(&ev, view, o);
         if (!bs_core_state.late)
             ev.stack = capture_stack_mode(PyGILState_Check(), BS_NATIVE_FULL);
         engine_process(bs_core_state.engine, &ev);

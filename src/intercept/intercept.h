@@ -9,6 +9,8 @@
 
 #include <Python.h>
 
+#include "../engine/event.h"
+
 /* Walks every type reachable from object and patches new buffer exporters.
  * COMPLETE: no instance of a new type can have been exported yet (start-up,
  * right after a module's creation), so an unmatched release through its
@@ -27,6 +29,32 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags);
 
 /* Does TYPE's bf_releasebuffer go through one of our stubs? */
 int slots_release_is_wrapped(PyTypeObject *type);
+
+/* Learns how to recognise consumers that write without asking for
+ * PyBUF_WRITABLE (memoryview slice assignment). Needs the GIL; once, after
+ * the first walk. */
+void slots_probe_consumers(void);
+
+/* Is the memory under VIEW exactly [buf, buf+len)? (no suboffsets, C or
+ * Fortran contiguous per shape and strides, sane fields) Only such exports
+ * are hashed: elsewhere the range holds other objects' bytes. */
+int bs_view_hashable(const Py_buffer *view);
+
+/* A content hash of the LEN bytes at BUF (whole up to hash_limit, else
+ * sampled windows; see hash_full). */
+uint64_t bs_hash_region(uint64_t buf, int64_t len);
+
+/* Hashes the watched live exports of OBJ (all of them when OBJ is 0) and
+ * sends them to the engine as BS_EV_OBSERVE at POINT (bs_observe_point).
+ * WITHIN_LEN >= 0: only those inside [WITHIN_BUF, WITHIN_BUF+WITHIN_LEN),
+ * memory known to be still there. */
+void bs_observe_exports(uint64_t obj, uint32_t point, uint64_t within_buf, int64_t within_len,
+                        uint32_t thread, uint32_t stack);
+
+/* The content hash of the watched export VIEW is about to be released
+ * through: fills EV->hash (and hashed) when the engine watches it. Must run
+ * before the exporter's release slot (which may free the memory). */
+void bs_hash_for_release(bs_event *ev, Py_buffer *view, PyObject *obj);
 
 /* Call-site wrappers with the signatures of the C-API functions. */
 int callsite_get_buffer(void *obj, void *view, int flags);

@@ -88,6 +88,72 @@ static int has_release_slot(PyTypeObject *t)
     return t->tp_as_buffer && t->tp_as_buffer->bf_releasebuffer;
 }
 
+/* Is VIEW the master buffer of a managed buffer that memoryview creation
+ * (_PyManagedBuffer_FromObject) is filling? It asks PyBUF_FULL_RO into
+ * &mbuf->master of a _PyManagedBuffer_Type object it just allocated, whose
+ * flags and export count are still 0. Only such views are looked behind. */
+static void *copy_source_pc;
+
+static uint32_t consumer_of(Py_buffer *view, int flags, void *pc)
+{
+    if (flags != PyBUF_FULL_RO)
+        return BS_CONSUMER_OTHER;
+    if (pc && pc == copy_source_pc)
+        return BS_CONSUMER_COPY_SOURCE;
+    _PyManagedBufferObject *mb =
+        (_PyManagedBufferObject *)(void *)((char *)view - offsetof(_PyManagedBufferObject, master));
+    if (Py_TYPE(mb) == &_PyManagedBuffer_Type && mb->flags == 0 && mb->exports == 0)
+        return BS_CONSUMER_MEMORYVIEW;
+    /* PyPickleBuffer_FromObject fills the Py_buffer right after the object
+     * header of the PickleBuffer it has just allocated */
+    PyObject *pb = (PyObject *)(void *)((char *)view - sizeof(PyObject));
+    if (Py_TYPE(pb) == &PyPickleBuffer_Type)
+        return BS_CONSUMER_PICKLEBUFFER;
+    return BS_CONSUMER_OTHER;
+}
+
+/* memoryview slice assignment (memory_ass_sub) gets the source's buffer
+ * with PyBUF_FULL_RO and copies it into the destination, which may overlap
+ * it (m[0:3] = m[2:5]): the source's bytes change during the hold, by
+ * design. Its call site is learned by doing one such assignment at start-up
+ * and recording the return address that reaches the slot; a second export
+ * from a different consumer must give a different address (else calls are
+ * not told apart in this build, e.g. without tail calls, and nothing is
+ * exempted). Needs the GIL. */
+void slots_probe_consumers(void)
+{
+    bs_tls *tls = bs_thread();
+    PyObject *dst = PyByteArray_FromStringAndSize("abcd", 4);
+    PyObject *src = PyByteArray_FromStringAndSize("xy", 2);
+    PyObject *m = dst ? PyMemoryView_FromObject(dst) : NULL;
+    PyObject *lo = PyLong_FromLong(0), *hi = PyLong_FromLong(2);
+    PyObject *sl = lo && hi ? PySlice_New(lo, hi, NULL) : NULL;
+    void *pc_copy = NULL, *pc_other = NULL;
+    if (m && src && sl) {
+        tls->probe_obj = src;
+        tls->probe_pc = NULL;
+        if (PyObject_SetItem(m, sl, src) == 0)
+            pc_copy = tls->probe_pc;
+        tls->probe_pc = NULL;
+        Py_buffer v;
+        if (PyObject_GetBuffer(src, &v, PyBUF_FULL_RO) == 0) {
+            pc_other = tls->probe_pc;
+            PyBuffer_Release(&v);
+        }
+        tls->probe_obj = NULL;
+    }
+    PyErr_Clear();
+    Py_XDECREF(sl);
+    Py_XDECREF(lo);
+    Py_XDECREF(hi);
+    Py_XDECREF(m);
+    Py_XDECREF(src);
+    Py_XDECREF(dst);
+    copy_source_pc = pc_copy && pc_copy != pc_other ? pc_copy : NULL;
+    bs_log("memoryview slice assignment %s at %p (other consumer at %p)",
+           copy_source_pc ? "recognised" : "not recognisable", pc_copy, pc_other);
+}
+
 void slots_record_export(PyObject *exporter, Py_buffer *view, int flags)
 {
     bs_tls *tls = bs_thread();
@@ -102,6 +168,19 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags)
     /* the consumer called PyObject_GetBuffer from an extension: unwind fully */
     ev.stack = capture_stack_mode(PyGILState_Check(),
                                   tls->consumer_view == view ? BS_NATIVE_FULL : BS_NATIVE_PROBE);
+    ev.consumer = consumer_of(view, flags,
+                              tls->consumer_view == view ? tls->consumer_pc : tls->slot_pc);
+    /* the view's reference and its creator's: no one else can reach it */
+    if (ev.consumer == BS_CONSUMER_MEMORYVIEW && PyBytes_CheckExact(exporter) &&
+        Py_REFCNT(exporter) <= 2)
+        ev.consumer = BS_CONSUMER_PRIVATE_FILL;
+    /* earlier exports of the same exporter, seen again */
+    bs_observe_exports(ev.obj, BS_OBS_EXPORT, ev.v.buf, ev.v.len, ev.thread, ev.stack);
+    if (engine_wants_hash(&bs_core_state.opts, flags, view->readonly, ev.consumer) &&
+        bs_view_hashable(view)) {
+        ev.hashed = 1;
+        ev.hash = bs_hash_region(ev.v.buf, ev.v.len);
+    }
     engine_process(bs_core_state.engine, &ev);
     BS_COUNT(exports_recorded);
     tls->guard--;
@@ -116,6 +195,9 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     tls->nslot++;
     int rc = ctx->get(obj, view, flags);
     tls->nslot--;
+    void *pc = __builtin_return_address(0);
+    if (__builtin_expect(tls->probe_obj != NULL, 0) && tls->probe_obj == (void *)obj && rc == 0)
+        tls->probe_pc = tls->consumer_view == view ? tls->consumer_pc : pc;
     if (rc != 0 || !bs_core_state.active || bs_core_state.late)
         return rc;
     BS_COUNT(getbuffer_ok);
@@ -132,7 +214,9 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
         BS_COUNT(exports_untracked);
         return rc;
     }
+    tls->slot_pc = pc;
     slots_record_export(exporter, view, flags);
+    tls->slot_pc = NULL;
     return rc;
 }
 
@@ -151,6 +235,7 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     /* hold a reference so that a release that wrongly drops one cannot free
      * the object under us */
     Py_INCREF(obj);
+    bs_hash_for_release(&ev, view, obj);
     ev.refcnt_before = Py_REFCNT(obj);
     ctx->rel(obj, view);
     ev.refcnt_after = Py_REFCNT(obj);
@@ -191,6 +276,8 @@ static void wrap_dealloc(PyObject *obj, type_ctx *ctx)
         ev.type_name = type_name_id(Py_TYPE(obj));
         if (!bs_core_state.late)
             ev.stack = capture_stack(PyGILState_Check());
+        /* the exporter's memory is still there: last look at its exports */
+        bs_observe_exports(ev.obj, BS_OBS_DEALLOC, 0, -1, ev.thread, ev.stack);
         engine_process(bs_core_state.engine, &ev);
         tls->guard--;
     }

@@ -161,6 +161,25 @@ static void held_one(const bs_event *ev, void *ctx)
     report_held(&f);
 }
 
+/* Takes strict= and writable_policy= from the options recorded in a trace
+ * when the command line left them at their defaults. */
+static void apply_recorded_rule_options(bs_options *local, const bs_options *cmd,
+                                        const char *recorded)
+{
+    bs_options rec, def;
+    char err[512];
+    bs_options_defaults(&def);
+    bs_options_defaults(&rec);
+    if (recorded && bs_options_parse(&rec, recorded, "trace", err, sizeof err) == 0) {
+        if (cmd->strict == def.strict && rec.strict != def.strict)
+            bs_options_set(local, "strict", 6, rec.strict ? "1" : "0", "trace", err, sizeof err);
+        if (cmd->writable_policy == def.writable_policy)
+            local->writable_policy = rec.writable_policy;
+    }
+    bs_options_free(&rec);
+    bs_options_free(&def);
+}
+
 static int replay_file(const char *path, const bs_options *opts, html_doc *html, int *first_pid)
 {
     mapped m;
@@ -178,7 +197,10 @@ static int replay_file(const char *path, const bs_options *opts, html_doc *html,
     replay r = {0};
     r.html = html;
     r.pid = rd.pid;
-    r.engine = engine_new(opts, replay_sink, &r);
+    /* the rules' own settings as the live run had them (strict=,
+     * writable_policy=), unless the command line sets them */
+    bs_options local = *opts;
+    r.engine = engine_new(&local, replay_sink, &r);
     u64map_init(&r.stacks, 1024);
     u64map_init(&r.typenames, 64);
     r.mods_dirty = 1;
@@ -192,6 +214,7 @@ static int replay_file(const char *path, const bs_options *opts, html_doc *html,
     while (tr_next(&rd, &rec) > 0) {
         switch (rec.type) {
         case TR_PROCESS: {
+            apply_recorded_rule_options(&local, opts, rec.u.process.options);
             r.pid = rec.u.process.pid;
             report_set_pid((int)r.pid);
             r.t0 = rec.u.process.start_ns;

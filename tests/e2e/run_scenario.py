@@ -47,7 +47,7 @@ MAIN_ROLE = {
     "release-unknown": "release",
     "release-decrefs-obj": "release",
 }
-KNOWN_ROLES = {"acquire", "release", "dealloc", "earlier-release", "other", "slot"}
+KNOWN_ROLES = {"acquire", "release", "dealloc", "earlier-release", "other", "slot", "observe"}
 HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 
 

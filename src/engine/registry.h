@@ -1,0 +1,101 @@
+/* The engine's internal state, shared by the registry (engine.c) and the
+ * rule files (rules_*.c): live exports, per-exporter state, tombstones.
+ * Never included outside src/engine: the public interface is engine.h. */
+#ifndef BUFSAN_ENGINE_REGISTRY_H
+#define BUFSAN_ENGINE_REGISTRY_H
+
+#include <pthread.h>
+
+#include "../common/u64map.h"
+#include "engine.h"
+
+/* Another export of the same memory seen live during a watched export's
+ * hold: a likely writer when the bytes change. */
+typedef struct {
+    uint32_t stack, thread, type_name;
+    int32_t flags;
+    int writer;
+} bs_other_export;
+
+#define BS_MAX_OTHERS 4
+
+typedef struct export_rec {
+    uint64_t view, obj;
+    uint32_t type_name, thread, stack;
+    int32_t flags;
+    bs_view_fields v;
+    struct export_rec *prev, *next;         /* all live exports */
+    struct export_rec *obj_prev, *obj_next; /* live exports of one exporter */
+    int in_view_map;
+    int inherited; /* live in the parent when this process was forked */
+    /* mutation rules (rules_mutation.c) */
+    uint32_t consumer;                      /* bs_consumer */
+    int hashed, moved, reported;
+    uint64_t hash;
+    struct export_rec *watch_prev, *watch_next; /* live exports with a hash */
+    int nothers;
+    bs_other_export others[BS_MAX_OTHERS];
+} export_rec;
+
+typedef struct {
+    uint64_t obj;
+    uint32_t nlive;
+    export_rec *exports;
+} exporter_rec;
+
+/* A recently released export: evidence for release-unknown. */
+typedef struct {
+    uint64_t view, obj, buf, internal;
+    int64_t len;
+    uint32_t acquire_stack, release_stack, acquire_thread, release_thread, type_name;
+    int32_t flags;
+} tombstone;
+
+#define N_TOMBSTONES 4096
+
+struct bs_engine {
+    pthread_mutex_t lock;
+    export_rec *free_exports; /* recycled records: no malloc per export */
+    bs_event_recorder recorder;
+    void *recorder_ctx;
+    const bs_options *opts;
+    bs_finding_sink sink;
+    void *sink_ctx;
+    u64map by_view;      /* view -> export_rec */
+    u64map by_obj;       /* obj -> exporter_rec */
+    export_rec *live;    /* list head */
+    size_t nlive;
+    tombstone tomb[N_TOMBSTONES];
+    size_t tomb_next;
+    char **strings;
+    size_t nstrings, capstrings;
+    u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
+    int finalized;
+    /* rules_mutation.c: live exports carrying a content hash */
+    export_rec *watched;
+    /* rules_writable.c: obj -> answers given over the object's lifetime */
+    u64map answers;
+};
+
+/* Sends F to the sink at the severity the options give its check. */
+void engine_emit(bs_engine *e, bs_finding *f);
+void finding_add_stack(bs_finding *f, const char *role, const char *title, uint32_t thread,
+                       uint32_t stack);
+/* "acquired by thread T%u with %s at:" with the thread and the flag names. */
+const char *finding_title(const char *fmt, uint32_t thread, int32_t flags);
+/* Fills the exporter and request parts of F from X. */
+void finding_from_export(bs_engine *e, bs_finding *f, const export_rec *x);
+
+/* rules_mutation.c */
+void mutation_on_export(bs_engine *e, const bs_event *ev);
+void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev);
+void mutation_on_observe(bs_engine *e, const bs_event *ev);
+void mutation_on_release(bs_engine *e, export_rec *x, const bs_event *ev);
+void mutation_forget(bs_engine *e, export_rec *x);
+
+/* rules_writable.c */
+void writable_on_export(bs_engine *e, const bs_event *ev);
+void writable_on_dealloc(bs_engine *e, uint64_t obj);
+void writable_free(bs_engine *e);
+
+#endif

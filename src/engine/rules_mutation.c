@@ -1,0 +1,272 @@
+/* The mutation rules: mutated-while-shared, readonly-mutated (content hashes
+ * carried by events, compared here), moved-while-exported and
+ * writable-while-shared (geometry of exports of one exporter).
+ * The engine never reads the memory under an export: the interception layer
+ * hashes it and sends the values (export, release, BS_EV_OBSERVE); this
+ * file decides which exports are watched and compares. Called with the
+ * engine lock held; no Python. */
+#include <stdio.h>
+#include <string.h>
+
+#include "registry.h"
+
+#define PYBUF_WRITABLE 0x1
+
+/* Exports that may write: asked for PyBUF_WRITABLE, or a memoryview's hold
+ * on a writable base (it writes through the view without asking). */
+static int may_write(const export_rec *x)
+{
+    return !x->v.readonly && ((x->flags & PYBUF_WRITABLE) || x->consumer == BS_CONSUMER_MEMORYVIEW ||
+                              x->consumer == BS_CONSUMER_PICKLEBUFFER);
+}
+
+static int is_reader(const bs_options *o, int32_t flags, uint32_t consumer)
+{
+    return !(flags & PYBUF_WRITABLE) && (consumer == BS_CONSUMER_OTHER || o->strict);
+}
+
+int engine_wants_hash(const bs_options *o, int32_t flags, int readonly, uint32_t consumer)
+{
+    if (consumer == BS_CONSUMER_PRIVATE_FILL && !o->strict)
+        return 0;
+    if (readonly && o->severity[BS_CHECK_READONLY_MUTATED] != BS_SEV_OFF)
+        return 1;
+    return is_reader(o, flags, consumer) &&
+           o->severity[BS_CHECK_MUTATED_WHILE_SHARED] != BS_SEV_OFF;
+}
+
+static int overlaps(uint64_t a, int64_t alen, uint64_t b, int64_t blen)
+{
+    if (alen <= 0 || blen <= 0)
+        return 0;
+    return a < b + (uint64_t)blen && b < a + (uint64_t)alen;
+}
+
+/* Remembers another export live during W's hold; writers take precedence
+ * over readers when the list is full. */
+static void add_other(export_rec *w, uint32_t stack, uint32_t thread, uint32_t type_name,
+                      int32_t flags, int writer)
+{
+    for (int i = 0; i < w->nothers; i++)
+        if (w->others[i].stack == stack && w->others[i].flags == flags &&
+            w->others[i].thread == thread)
+            return;
+    bs_other_export o = {stack, thread, type_name, flags, writer};
+    if (w->nothers < BS_MAX_OTHERS) {
+        w->others[w->nothers++] = o;
+        return;
+    }
+    if (!writer)
+        return;
+    for (int i = 0; i < w->nothers; i++)
+        if (!w->others[i].writer) {
+            w->others[i] = o;
+            return;
+        }
+}
+
+static void report_moved(bs_engine *e, export_rec *old, const bs_event *ev)
+{
+    bs_finding f = {.check = BS_CHECK_MOVED_WHILE_EXPORTED};
+    snprintf(f.message, sizeof f.message,
+             "%s at 0x%llx exported buf=0x%llx len=%lld while an export of buf=0x%llx "
+             "len=%lld was live: the memory that consumer holds was moved or resized",
+             engine_string(e, ev->type_name), (unsigned long long)ev->obj,
+             (unsigned long long)ev->v.buf, (long long)ev->v.len,
+             (unsigned long long)old->v.buf, (long long)old->v.len);
+    finding_from_export(e, &f, old);
+    finding_add_stack(&f, "acquire",
+                      finding_title("the moved export was acquired by thread T%u with %s at:",
+                                    ev->thread, ev->flags), ev->thread, ev->stack);
+    finding_add_stack(&f, "other",
+                      finding_title("the earlier export, still live, was acquired by thread T%u "
+                                    "with %s at:", old->thread, old->flags),
+                      old->thread, old->stack);
+    engine_emit(e, &f);
+}
+
+static void report_writable_shared(bs_engine *e, export_rec *old, const bs_event *ev)
+{
+    bs_finding f = {.check = BS_CHECK_WRITABLE_WHILE_SHARED};
+    snprintf(f.message, sizeof f.message,
+             "%s at 0x%llx has a writable export and another export live at the same time "
+             "(mutable XOR shared)", engine_string(e, ev->type_name),
+             (unsigned long long)ev->obj);
+    finding_from_export(e, &f, old);
+    f.flags = ev->flags;
+    f.exporter_readonly = ev->v.readonly;
+    finding_add_stack(&f, "acquire",
+                      finding_title("acquired by thread T%u with %s at:", ev->thread, ev->flags),
+                      ev->thread, ev->stack);
+    finding_add_stack(&f, "other",
+                      finding_title("the other export, still live, was acquired by thread T%u "
+                                    "with %s at:", old->thread, old->flags),
+                      old->thread, old->stack);
+    engine_emit(e, &f);
+}
+
+void mutation_on_export(bs_engine *e, const bs_event *ev)
+{
+    exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
+    int new_writes = !ev->v.readonly &&
+                     ((ev->flags & PYBUF_WRITABLE) || ev->consumer == BS_CONSUMER_MEMORYVIEW ||
+                      ev->consumer == BS_CONSUMER_PICKLEBUFFER);
+    int shared_reported = 0;
+    for (export_rec *x = o ? o->exports : NULL; x; x = x->obj_next) {
+        if (!x->in_view_map)
+            continue; /* refilled without a release: no longer held */
+        if ((x->v.buf != ev->v.buf || x->v.len != ev->v.len) && !x->moved) {
+            /* its memory may be gone: never hash it again */
+            x->moved = 1;
+            report_moved(e, x, ev);
+        }
+        if (!shared_reported && (new_writes || may_write(x))) {
+            shared_reported = 1;
+            report_writable_shared(e, x, ev);
+        }
+    }
+    /* every watched export of the same memory gets this one as a witness */
+    for (export_rec *w = e->watched; w; w = w->watch_next)
+        if (overlaps(w->v.buf, w->v.len, ev->v.buf, ev->v.len))
+            add_other(w, ev->stack, ev->thread, ev->type_name, ev->flags, new_writes);
+}
+
+void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
+{
+    if (!ev->hashed)
+        return;
+    x->hashed = 1;
+    x->hash = ev->hash;
+    x->watch_next = e->watched;
+    if (e->watched)
+        e->watched->watch_prev = x;
+    e->watched = x;
+    /* exports of the same memory already live (newest first, bounded) */
+    int budget = 1024;
+    for (export_rec *y = e->live; y && budget--; y = y->next)
+        if (y != x && y->in_view_map && overlaps(x->v.buf, x->v.len, y->v.buf, y->v.len))
+            add_other(x, y->stack, y->thread, y->type_name, y->flags, may_write(y));
+}
+
+void mutation_forget(bs_engine *e, export_rec *x)
+{
+    if (!x->hashed)
+        return;
+    if (x->watch_prev)
+        x->watch_prev->watch_next = x->watch_next;
+    else if (e->watched == x)
+        e->watched = x->watch_next;
+    if (x->watch_next)
+        x->watch_next->watch_prev = x->watch_prev;
+    x->watch_prev = x->watch_next = NULL;
+    x->hashed = 0;
+}
+
+static const char *const observe_roles[] = {"observe", "dealloc", "observe"};
+static const char *const observe_titles[] = {
+    "the change was seen at a later export of the exporter, by thread T%u at:",
+    "the change was seen when the exporter was deallocated, by thread T%u at:",
+    "the change was seen when the interpreter finalized:",
+};
+
+/* Compares HASH, taken over [BUF, BUF+LEN) at an observation point, with the
+ * hash X had at export; reports the first difference. */
+static void compare(bs_engine *e, export_rec *x, uint64_t buf, int64_t len, uint64_t hash,
+                    const char *role, const char *title, uint32_t thread, uint32_t stack)
+{
+    if (!x->hashed || x->moved || x->reported || buf != x->v.buf || len != x->v.len ||
+        hash == x->hash)
+        return;
+    x->reported = 1;
+    int ro = x->v.readonly != 0;
+    bs_finding f = {.check = ro ? BS_CHECK_READONLY_MUTATED : BS_CHECK_MUTATED_WHILE_SHARED};
+    char fl[128];
+    bs_flag_names(x->flags, fl, sizeof fl);
+    if (ro)
+        snprintf(f.message, sizeof f.message,
+                 "the %lld bytes under an export of %s at 0x%llx that was granted readonly=1 "
+                 "changed during the hold: someone wrote through read-only memory",
+                 (long long)x->v.len, engine_string(e, x->type_name), (unsigned long long)x->obj);
+    else
+        snprintf(f.message, sizeof f.message,
+                 "the %lld bytes under a reader's export of %s at 0x%llx (requested with %s) "
+                 "changed during the hold; %d other export%s of the same memory %s live",
+                 (long long)x->v.len, engine_string(e, x->type_name), (unsigned long long)x->obj,
+                 fl, x->nothers, x->nothers == 1 ? "" : "s", x->nothers == 1 ? "was" : "were");
+    finding_from_export(e, &f, x);
+    finding_add_stack(&f, "acquire",
+                      finding_title("acquired by thread T%u with %s at:", x->thread, x->flags),
+                      x->thread, x->stack);
+    finding_add_stack(&f, role, finding_title(title, thread, 0), thread, stack);
+    /* writers first */
+    for (int pass = 1; pass >= 0; pass--)
+        for (int i = 0; i < x->nothers; i++)
+            if (x->others[i].writer == pass)
+                finding_add_stack(&f, "other",
+                                  finding_title(pass ? "other export live during the hold (may "
+                                                       "write), acquired by thread T%u with %s at:"
+                                                     : "other export live during the hold, "
+                                                       "acquired by thread T%u with %s at:",
+                                                x->others[i].thread, x->others[i].flags),
+                                  x->others[i].thread, x->others[i].stack);
+    engine_emit(e, &f);
+}
+
+void mutation_on_release(bs_engine *e, export_rec *x, const bs_event *ev)
+{
+    /* the interception layer hashed the range the export was granted (the
+     * consumer's copy of the view may say otherwise) */
+    if (ev->hashed)
+        compare(e, x, x->v.buf, x->v.len, ev->hash, "release", "released by thread T%u at:",
+                ev->thread, ev->stack);
+}
+
+void mutation_on_observe(bs_engine *e, const bs_event *ev)
+{
+    if (!ev->hashed)
+        return;
+    export_rec *x = u64map_get(&e->by_view, ev->view);
+    if (!x || x->obj != ev->obj)
+        return;
+    uint32_t p = ev->observe_point <= BS_OBS_FINALIZE ? ev->observe_point : BS_OBS_EXPORT;
+    compare(e, x, ev->v.buf, ev->v.len, ev->hash, observe_roles[p], observe_titles[p],
+            ev->thread, ev->stack);
+}
+
+size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf, int64_t len,
+                         uint64_t internal, bs_watch *out, size_t max)
+{
+    size_t n = 0;
+    engine_lock(e);
+    if (view) {
+        export_rec *x = u64map_get(&e->by_view, view);
+        if (!x || x->obj != obj) {
+            /* a copy of the view: match like a release does */
+            exporter_rec *o = u64map_get(&e->by_obj, obj);
+            for (x = o ? o->exports : NULL; x; x = x->obj_next)
+                if (x->v.buf == buf && x->v.len == len && x->v.internal == internal)
+                    break;
+        }
+        if (x && x->hashed && !x->moved && !x->reported) {
+            if (max)
+                out[0] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len};
+            n = 1;
+        }
+    } else {
+        /* one exporter: its own exports (cheap when many are watched) */
+        exporter_rec *o = obj ? u64map_get(&e->by_obj, obj) : NULL;
+        if (obj && !o) {
+            engine_unlock(e);
+            return 0;
+        }
+        for (export_rec *x = o ? o->exports : e->watched; x; x = o ? x->obj_next : x->watch_next) {
+            if (!x->hashed || x->moved || x->reported || !x->in_view_map)
+                continue;
+            if (n < max)
+                out[n] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len};
+            n++;
+        }
+    }
+    engine_unlock(e);
+    return n;
+}

@@ -1,0 +1,92 @@
+/* Content hashes of the memory under exports, for the mutation rules. The
+ * only place bufsan reads buffer memory. XXH3 through libxxhash's x86
+ * dispatcher, which picks SSE2, AVX2 or AVX-512 by cpuid at the first call.
+ * Exports up to hash_limit bytes are hashed whole; larger ones in
+ * BS_HASH_WINDOWS windows of BS_HASH_WINDOW bytes at fixed positions (the
+ * first, the last and evenly spaced between), unless hash_full=1: a change
+ * that touches no window goes unseen. Called with the GIL held, inside
+ * slots: no Python, no allocation. */
+#include "intercept.h"
+
+#include <xxh_x86dispatch.h>
+
+#include "../bootstrap/core.h"
+
+#define BS_HASH_WINDOWS 16
+#define BS_HASH_WINDOW 4096
+
+uint64_t bs_hash_region(uint64_t buf, int64_t len)
+{
+    const unsigned char *p = (const unsigned char *)(uintptr_t)buf;
+    if (!p || len <= 0)
+        return 0x9e3779b97f4a7c15ULL;
+    size_t n = (size_t)len;
+    long limit = bs_core_state.opts.hash_limit;
+    if (bs_core_state.opts.hash_full || n <= (size_t)limit ||
+        n <= (size_t)BS_HASH_WINDOWS * BS_HASH_WINDOW)
+        return XXH3_64bits_dispatch(p, n);
+    uint64_t h = XXH3_64bits_withSeed_dispatch(p, BS_HASH_WINDOW, (uint64_t)n);
+    size_t step = (n - BS_HASH_WINDOW) / (BS_HASH_WINDOWS - 1);
+    for (size_t i = 1; i < BS_HASH_WINDOWS; i++) {
+        size_t off = i == BS_HASH_WINDOWS - 1 ? n - BS_HASH_WINDOW : i * step;
+        h = XXH3_64bits_withSeed_dispatch(p + off, BS_HASH_WINDOW, h);
+    }
+    return h;
+}
+
+void bs_observe_exports(uint64_t obj, uint32_t point, uint64_t within_buf, int64_t within_len,
+                        uint32_t thread, uint32_t stack)
+{
+    bs_watch w[32];
+    size_t n = engine_watch_list(bs_core_state.engine, obj, 0, 0, 0, 0, w, 32);
+    if (n > 32)
+        n = 32;
+    for (size_t i = 0; i < n; i++) {
+        /* at a later export, only memory the exporter just handed out again
+         * is known to be still there */
+        if (within_len >= 0 &&
+            (w[i].buf < within_buf || w[i].buf + (uint64_t)w[i].len > within_buf + (uint64_t)within_len))
+            continue;
+        bs_event ev = {.kind = BS_EV_OBSERVE, .thread = thread, .stack = stack};
+        ev.view = w[i].view;
+        ev.obj = w[i].obj;
+        ev.v.buf = w[i].buf;
+        ev.v.len = w[i].len;
+        ev.hashed = 1;
+        ev.hash = bs_hash_region(w[i].buf, w[i].len);
+        ev.observe_point = point;
+        engine_process(bs_core_state.engine, &ev);
+    }
+}
+
+void bs_hash_for_release(bs_event *ev, Py_buffer *view, PyObject *obj)
+{
+    bs_watch w;
+    if (engine_watch_list(bs_core_state.engine, (uint64_t)(uintptr_t)obj,
+                          (uint64_t)(uintptr_t)view, (uint64_t)(uintptr_t)view->buf, view->len,
+                          (uint64_t)(uintptr_t)view->internal, &w, 1) != 1)
+        return;
+    ev->hashed = 1;
+    ev->hash = bs_hash_region(w.buf, w.len);
+}
+
+int bs_view_hashable(const Py_buffer *v)
+{
+    if (v->len <= 0 || !v->buf || v->suboffsets || v->itemsize <= 0)
+        return 0;
+    if (!v->strides)
+        return 1; /* C-contiguous by definition */
+    if (v->ndim < 0 || v->ndim > 64 || (v->ndim > 0 && !v->shape))
+        return 0;
+    /* the span must be len bytes and the layout C or Fortran order */
+    int64_t n = v->itemsize;
+    for (int i = 0; i < v->ndim; i++) {
+        if (v->shape[i] < 0)
+            return 0;
+        if (__builtin_mul_overflow(n, (int64_t)v->shape[i], &n))
+            return 0;
+    }
+    if (n != v->len)
+        return 0;
+    return PyBuffer_IsContiguous(v, 'A');
+}

@@ -1,0 +1,19 @@
+# mutated_while_shared done right: the reader releases before the writer
+# writes. Writing through a memoryview is no finding either: a memoryview's
+# hold on its base is not a reader's (it asks PyBUF_FULL_RO, then writes),
+# nor is the source of a memoryview slice assignment.
+import _bufsan_mutators as mut
+
+data = bytearray(b"hello world")
+mut.share_then_write(data)
+view = memoryview(data)
+view[0] = ord("J")
+view.release()
+with memoryview(data) as view:
+    view[1:3] = b"EL"
+    mut.read_readonly(data)
+    # slice assignment reads its source while writing an overlapping range
+    view[0:3] = view[2:5]
+# a non-contiguous view copied into a fresh bytes through a read-only view
+print(memoryview(bytearray(b"abcdef"))[::2].tobytes())
+print("mutated_while_shared_fixed done", bytes(data))

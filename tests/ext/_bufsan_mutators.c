@@ -1,0 +1,415 @@
+/*
+ * _bufsan_mutators: exporters and consumers for the mutation and WRITABLE
+ * checks' end-to-end tests (mutated-while-shared, readonly-mutated,
+ * moved-while-exported, writable-while-shared, inconsistent-writable,
+ * writable-request-ignored), each buggy pattern beside its correct twin.
+ *
+ * Mutant(size, mode) is an exporter with a release slot whose bf_getbuffer
+ * misbehaves as MODE says:
+ *   "stable"             correct, writable
+ *   "readonly"           correct, read-only (PyBUF_WRITABLE fails)
+ *   "move"               moves its memory when exported again while exported
+ *   "flip"               alternates readonly=0/1 answers to plain requests
+ *   "ro_grants_writable" readonly=1 to plain requests, grants PyBUF_WRITABLE
+ *   "ignores_writable"   readonly=1 even to PyBUF_WRITABLE requests
+ * The bugs do not crash: moved-away memory stays allocated until dealloc.
+ * Every consumer does its whole pattern in one C call, so every stack of a
+ * finding starts at the calling Python line.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string.h>
+
+enum { M_STABLE, M_READONLY, M_MOVE, M_FLIP, M_RO_GRANTS_W, M_IGNORES_W };
+static const char *const mode_names[] = {"stable", "readonly", "move", "flip",
+                                         "ro_grants_writable", "ignores_writable", NULL};
+
+#define MAX_OLD 16
+
+typedef struct {
+    PyObject_HEAD
+    char *data;
+    Py_ssize_t size;
+    Py_ssize_t itemsize;
+    int mode;
+    Py_ssize_t exports, gets;
+    char *old[MAX_OLD]; /* moved-away memory, freed at dealloc */
+    int nold;
+} MutantObject;
+
+static PyObject *
+mutant_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"size", "mode", NULL};
+    Py_ssize_t size;
+    const char *mode = "stable";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n|s", kwlist, &size, &mode))
+        return NULL;
+    int m = 0;
+    while (mode_names[m] && strcmp(mode_names[m], mode))
+        m++;
+    if (!mode_names[m] || size < 1) {
+        PyErr_Format(PyExc_ValueError, "bad size %zd or mode '%s'", size, mode);
+        return NULL;
+    }
+    MutantObject *self = (MutantObject *)type->tp_alloc(type, 0);
+    if (!self)
+        return NULL;
+    self->data = PyMem_Malloc((size_t)size);
+    if (!self->data) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < size; i++)
+        self->data[i] = (char)('a' + i % 26);
+    self->size = size;
+    self->itemsize = 1;
+    self->mode = m;
+    return (PyObject *)self;
+}
+
+static void
+mutant_dealloc(MutantObject *self)
+{
+    PyMem_Free(self->data);
+    for (int i = 0; i < self->nold; i++)
+        PyMem_Free(self->old[i]);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+mutant_getbuffer(MutantObject *self, Py_buffer *view, int flags)
+{
+    int ro = 0;
+    int wants_writable = (flags & PyBUF_WRITABLE) != 0;
+    switch (self->mode) {
+    case M_READONLY:
+        if (wants_writable) {
+            PyErr_SetString(PyExc_BufferError, "Mutant is read-only");
+            view->obj = NULL;
+            return -1;
+        }
+        ro = 1;
+        break;
+    case M_MOVE:
+        if (self->exports > 0 && self->nold < MAX_OLD) {
+            /* BUG: the memory live exports point at moves */
+            char *moved = PyMem_Malloc((size_t)self->size);
+            if (!moved) {
+                PyErr_NoMemory();
+                view->obj = NULL;
+                return -1;
+            }
+            memcpy(moved, self->data, (size_t)self->size);
+            self->old[self->nold++] = self->data;
+            self->data = moved;
+        }
+        break;
+    case M_FLIP:
+        /* BUG: the answer to plain requests changes with every request */
+        ro = wants_writable ? 0 : (int)(self->gets % 2);
+        break;
+    case M_RO_GRANTS_W:
+        ro = !wants_writable;
+        break;
+    case M_IGNORES_W:
+        ro = 1; /* BUG: should fail PyBUF_WRITABLE requests */
+        break;
+    default:
+        break;
+    }
+    view->obj = Py_NewRef((PyObject *)self);
+    view->buf = self->data;
+    view->len = self->size;
+    view->readonly = ro;
+    view->itemsize = 1;
+    view->format = (flags & PyBUF_FORMAT) ? "B" : NULL;
+    view->ndim = 1;
+    view->shape = (flags & PyBUF_ND) ? &self->size : NULL;
+    view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? &self->itemsize : NULL;
+    view->suboffsets = NULL;
+    view->internal = NULL;
+    self->exports++;
+    self->gets++;
+    return 0;
+}
+
+static void
+mutant_releasebuffer(MutantObject *self, Py_buffer *view)
+{
+    (void)view;
+    self->exports--;
+}
+
+static PyBufferProcs mutant_as_buffer = {
+    (getbufferproc)mutant_getbuffer,
+    (releasebufferproc)mutant_releasebuffer,
+};
+
+static PyObject *
+mutant_get_exports(MutantObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromSsize_t(self->exports);
+}
+
+static PyGetSetDef mutant_getset[] = {
+    {"exports", (getter)mutant_get_exports, NULL, "live exports", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject MutantType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_bufsan_mutators.Mutant",
+    .tp_basicsize = sizeof(MutantObject),
+    .tp_dealloc = (destructor)mutant_dealloc,
+    .tp_as_buffer = &mutant_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "exporter misbehaving as its mode says",
+    .tp_getset = mutant_getset,
+    .tp_new = mutant_new,
+};
+
+/* ------------------------------------------------------------------ */
+/* Consumers: each acquires through PyObject_GetBuffer and releases through
+ * PyBuffer_Release, so bufsan sees them at the call site too. */
+
+static PyObject *
+mut_acquire_twice(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer a, b;
+    if (PyObject_GetBuffer(obj, &a, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    int same = a.buf == b.buf && a.readonly == b.readonly;
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&a);
+    return PyBool_FromLong(same);
+}
+
+static PyObject *
+mut_acquire_one_by_one(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer a;
+    for (int i = 0; i < 2; i++) {
+        if (PyObject_GetBuffer(obj, &a, PyBUF_SIMPLE) < 0)
+            return NULL;
+        PyBuffer_Release(&a);
+    }
+    Py_RETURN_NONE;
+}
+
+/* Writes into memory granted read-only (e.g. a bytes object). */
+static PyObject *
+mut_write_readonly(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (v.len > 0)
+        ((char *)v.buf)[0] ^= 0x20; /* BUG: readonly=1 */
+    PyBuffer_Release(&v);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+mut_read_readonly(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    long sum = 0;
+    for (Py_ssize_t i = 0; i < v.len; i++)
+        sum += ((unsigned char *)v.buf)[i];
+    PyBuffer_Release(&v);
+    return PyLong_FromLong(sum);
+}
+
+/* Holds a reader's export while writing through a writable one. */
+static PyObject *
+mut_share_and_write(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer reader, writer;
+    if (PyObject_GetBuffer(obj, &reader, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(obj, &writer, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&reader);
+        return NULL;
+    }
+    if (writer.len > 0)
+        ((char *)writer.buf)[writer.len - 1] ^= 0x20; /* BUG: a reader holds it */
+    PyBuffer_Release(&writer);
+    PyBuffer_Release(&reader);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+mut_share_then_write(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer reader, writer;
+    if (PyObject_GetBuffer(obj, &reader, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyBuffer_Release(&reader);
+    if (PyObject_GetBuffer(obj, &writer, PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (writer.len > 0)
+        ((char *)writer.buf)[writer.len - 1] ^= 0x20;
+    PyBuffer_Release(&writer);
+    Py_RETURN_NONE;
+}
+
+/* Holds a reader and a writer at once without writing. */
+static PyObject *
+mut_reader_and_writer(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer reader, writer;
+    if (PyObject_GetBuffer(obj, &reader, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(obj, &writer, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&reader);
+        return NULL;
+    }
+    PyBuffer_Release(&writer);
+    PyBuffer_Release(&reader);
+    Py_RETURN_NONE;
+}
+
+/* A PyBUF_WRITABLE request; False when the exporter refused it. */
+static PyObject *
+mut_acquire_writable(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_WRITABLE) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_BufferError))
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
+    PyBuffer_Release(&v);
+    Py_RETURN_TRUE;
+}
+
+/* A plain request, then a PyBUF_WRITABLE one. */
+static PyObject *
+mut_plain_then_writable(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int ro = v.readonly;
+    PyBuffer_Release(&v);
+    if (PyObject_GetBuffer(obj, &v, PyBUF_WRITABLE) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_BufferError))
+            return NULL;
+        PyErr_Clear();
+        return PyLong_FromLong(ro);
+    }
+    PyBuffer_Release(&v);
+    return PyLong_FromLong(ro);
+}
+
+/* Acquires a reader's export and keeps it in a capsule-free holder: the
+ * returned object releases it when deallocated (or by release()). */
+typedef struct {
+    PyObject_HEAD
+    Py_buffer view;
+    int held;
+} HolderObject;
+
+static void
+holder_dealloc(HolderObject *self)
+{
+    if (self->held)
+        PyBuffer_Release(&self->view);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+holder_release(HolderObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->held) {
+        self->held = 0;
+        PyBuffer_Release(&self->view);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef holder_methods[] = {
+    {"release", (PyCFunction)holder_release, METH_NOARGS, "release the held export"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject HolderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_bufsan_mutators.Holder",
+    .tp_basicsize = sizeof(HolderObject),
+    .tp_dealloc = (destructor)holder_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "holds a reader's export (PyBUF_SIMPLE) of an object",
+    .tp_methods = holder_methods,
+};
+
+static PyObject *
+mut_hold(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    HolderObject *h = PyObject_New(HolderObject, &HolderType);
+    if (!h)
+        return NULL;
+    h->held = 0;
+    if (PyObject_GetBuffer(obj, &h->view, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    h->held = 1;
+    return (PyObject *)h;
+}
+
+static PyMethodDef mut_methods[] = {
+    {"acquire_twice", mut_acquire_twice, METH_O, "two plain exports held together"},
+    {"acquire_one_by_one", mut_acquire_one_by_one, METH_O, "two plain exports in turn"},
+    {"write_readonly", mut_write_readonly, METH_O, "writes into a read-only export (bug)"},
+    {"read_readonly", mut_read_readonly, METH_O, "sums the bytes of an export"},
+    {"share_and_write", mut_share_and_write, METH_O, "writes while a reader holds it (bug)"},
+    {"share_then_write", mut_share_then_write, METH_O, "reads, releases, then writes"},
+    {"reader_and_writer", mut_reader_and_writer, METH_O, "a reader and a writer at once"},
+    {"acquire_writable", mut_acquire_writable, METH_O, "a PyBUF_WRITABLE request"},
+    {"plain_then_writable", mut_plain_then_writable, METH_O, "plain, then writable request"},
+    {"hold", mut_hold, METH_O, "a Holder keeping a reader's export"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef mut_module = {
+    PyModuleDef_HEAD_INIT, "_bufsan_mutators",
+    "exporters and consumers for bufsan's mutation and WRITABLE tests", -1, mut_methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__bufsan_mutators(void)
+{
+    if (PyType_Ready(&MutantType) < 0 || PyType_Ready(&HolderType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&mut_module);
+    if (!m)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Mutant", (PyObject *)&MutantType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -10,12 +10,14 @@
 #include <string.h>
 
 #include "../common/u64map.h"
+#include "rules.h"
 
 typedef struct export_rec {
     uint64_t view, obj;
     uint32_t type_name, thread, stack;
     int32_t flags;
     bs_view_fields v;
+    uint64_t contents_hash; /* what format/shape/strides/suboffsets held */
     struct export_rec *prev, *next;         /* all live exports */
     struct export_rec *obj_prev, *obj_next; /* live exports of one exporter */
     int in_view_map;
@@ -293,6 +295,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
     x->stack = ev->stack;
     x->flags = ev->flags;
     x->v = ev->v;
+    x->contents_hash = ev->contents_hash;
     x->in_view_map = 1;
     u64map_put(&e->by_view, ev->view, x);
     x->next = e->live;
@@ -380,6 +383,9 @@ static void on_release(bs_engine *e, const bs_event *ev)
                                                x->flags), x->thread, x->stack);
             emit(e, &f);
         }
+        bs_export_info xi = {x->obj, x->type_name, x->thread, x->stack, x->flags, &x->v,
+                             x->contents_hash};
+        rules_view_on_release(e, &xi, ev);
         unlink_export(e, x, owner);
         add_tombstone(e, x, ev);
         free(x);
@@ -563,6 +569,7 @@ void engine_process(bs_engine *e, const bs_event *ev)
         case BS_EV_RELEASE: on_release(e, ev); break;
         case BS_EV_DEALLOC: on_dealloc(e, ev); break;
         case BS_EV_FINALIZE: on_finalize(e, ev); break;
+        case BS_EV_BUFFER_CALL: rules_view_on_call(e, ev); break;
         }
     }
     engine_unlock(e);
@@ -596,4 +603,29 @@ void engine_for_each_live_stack(bs_engine *e, void (*fn)(uint32_t, void *), void
     for (export_rec *x = e->live; x; x = x->next)
         fn(x->stack, ctx);
     engine_unlock(e);
+}
+
+/* ---- for rules files (rules.h) ---------------------------------------- */
+
+void engine_emit_locked(bs_engine *e, bs_finding *f) { emit(e, f); }
+
+void engine_add_stack(bs_finding *f, const char *role, const char *title, uint32_t thread,
+                      uint32_t stack)
+{
+    add_stack(f, role, title, thread, stack);
+}
+
+const char *engine_fmt_title(const char *fmt, uint32_t thread, int32_t flags)
+{
+    return fmt_title(fmt, thread, flags);
+}
+
+int engine_find_export_locked(bs_engine *e, uint64_t view, bs_export_info *out)
+{
+    export_rec *x = u64map_get(&e->by_view, view);
+    if (!x)
+        return 0;
+    *out = (bs_export_info){x->obj, x->type_name, x->thread, x->stack, x->flags, &x->v,
+                            x->contents_hash};
+    return 1;
 }

@@ -46,6 +46,9 @@ typedef struct {
     void *consumer_view;
     int nslot;
     void *slot_views[BS_MAX_SLOT_NESTING];
+    /* the view the innermost bf_getbuffer wrapper last checked: an outer,
+     * forwarding exporter's wrapper does not check it again */
+    void *checked_view;
 } bs_tls;
 
 bs_tls *bs_thread(void);

@@ -41,6 +41,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--python", required=True)
     ap.add_argument("--libdir", required=True)
+    ap.add_argument("--suppressions", help="bufsan suppressions file (each rule says why)")
     ap.add_argument("modules", nargs="+")
     args = ap.parse_args()
 
@@ -53,9 +54,12 @@ def main():
     env = dict(base_env)
     env["LD_PRELOAD"] = os.path.join(os.path.abspath(args.libdir), "libbufsan.so")
     env["BUFSAN_OPTIONS"] = "log_format=json:log_path=" + os.path.join(logdir, "log")
+    if args.suppressions:
+        env["BUFSAN_OPTIONS"] += ":suppressions=" + os.path.abspath(args.suppressions)
     rc1, out1, t1 = run(args.python, args.modules, env)
 
     findings = []
+    suppressed = 0
     processes = 0
     for path in sorted(glob.glob(os.path.join(logdir, "log.*"))):
         processes += 1
@@ -68,10 +72,12 @@ def main():
                     continue
                 if rec.get("kind") == "finding":
                     findings.append(rec)
+                elif rec.get("kind") == "summary":
+                    suppressed += rec.get("suppressed", 0)
 
     print(f"{os.path.basename(args.python)}: {len(args.modules)} modules; "
           f"without bufsan {t0:.1f} s (exit {rc0}), with bufsan {t1:.1f} s (exit {rc1}), "
-          f"ratio {t1 / t0:.2f}; {processes} process logs")
+          f"ratio {t1 / t0:.2f}; {processes} process logs; {suppressed} findings suppressed")
     ok = True
     s0, s1 = summary_of(out0), summary_of(out1)
     if s0 != s1 or rc0 != rc1:

@@ -83,8 +83,15 @@ static void refresh(void)
     pthread_mutex_unlock(&seg_lock);
 }
 
+/* The segment of the last hit: format strings are mostly the same few
+ * literals. Points into a table, and tables are never freed. */
+static const bs_range *_Atomic last_hit;
+
 static int in_segments(uint64_t addr, size_t len)
 {
+    const bs_range *h = last_hit;
+    if (h && addr >= h->start && addr + len <= h->end && addr + len >= addr)
+        return 1;
     seg_table *t = segs;
     if (!t)
         return 0;
@@ -96,7 +103,11 @@ static int in_segments(uint64_t addr, size_t len)
         else
             hi = mid;
     }
-    return lo > 0 && addr + len <= t->r[lo - 1].end && addr + len >= addr;
+    if (lo > 0 && addr + len <= t->r[lo - 1].end && addr + len >= addr) {
+        last_hit = &t->r[lo - 1];
+        return 1;
+    }
+    return 0;
 }
 
 /* Largest readable prefix through the kernel. */

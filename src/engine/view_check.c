@@ -51,28 +51,30 @@ void view_snapshot_fill(bs_view_snapshot *s, const bs_view_fields *fields, int32
                        ? BS_SNAP_SUBOFFSETS_READ : BS_SNAP_SUBOFFSETS_BAD;
 }
 
-static uint64_t mix(uint64_t h, uint64_t x)
-{
-    h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-    h *= 0xff51afd7ed558ccdULL;
-    return h ^ (h >> 33);
-}
+/* FNV-style: one multiply per word, a finalizer at the end (runs at every
+ * export and release). */
+#define STEP(h, x) ((h) = ((h) ^ (uint64_t)(x)) * 0x100000001b3ULL)
 
 uint64_t view_snapshot_hash(const bs_view_snapshot *s)
 {
-    uint64_t h = mix(0x6a09e667f3bcc908ULL, s->read);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    STEP(h, s->read);
+    STEP(h, (uint64_t)s->nitems);
     if (s->read & BS_SNAP_FORMAT_READ)
         for (const char *p = s->format; *p; p++)
-            h = mix(h, (unsigned char)*p);
-    h = mix(h, (uint64_t)s->nitems);
-    for (int32_t i = 0; i < s->nitems; i++) {
-        if (s->read & BS_SNAP_SHAPE_READ)
-            h = mix(h, (uint64_t)s->shape[i]);
-        if (s->read & BS_SNAP_STRIDES_READ)
-            h = mix(h, (uint64_t)s->strides[i]);
-        if (s->read & BS_SNAP_SUBOFFSETS_READ)
-            h = mix(h, (uint64_t)s->suboffsets[i]);
-    }
+            STEP(h, (unsigned char)*p);
+    if (s->read & BS_SNAP_SHAPE_READ)
+        for (int32_t i = 0; i < s->nitems; i++)
+            STEP(h, s->shape[i]);
+    if (s->read & BS_SNAP_STRIDES_READ)
+        for (int32_t i = 0; i < s->nitems; i++)
+            STEP(h, s->strides[i]);
+    if (s->read & BS_SNAP_SUBOFFSETS_READ)
+        for (int32_t i = 0; i < s->nitems; i++)
+            STEP(h, s->suboffsets[i]);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
     return h | 1;
 }
 

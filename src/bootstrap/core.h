@@ -67,6 +67,9 @@ typedef struct {
     void *consumer_pc, *slot_pc;
     /* start-up probe: the consumer pc of the next export of probe_obj */
     void *probe_obj, *probe_pc;
+    /* the view the innermost bf_getbuffer wrapper last checked: an outer,
+     * forwarding exporter's wrapper does not check it again */
+    void *checked_view;
 } bs_tls;
 
 bs_tls *bs_thread(void);

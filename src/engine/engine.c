@@ -12,6 +12,7 @@
 
 #include "../common/u64map.h"
 #include "registry.h"
+#include "rules.h"
 
 /* ---- strings ---------------------------------------------------------- */
 
@@ -282,6 +283,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
     x->stack = ev->stack;
     x->flags = ev->flags;
     x->v = ev->v;
+    x->contents_hash = ev->contents_hash;
     x->in_view_map = 1;
     x->consumer = ev->consumer;
     u64map_put(&e->by_view, ev->view, x);
@@ -373,6 +375,9 @@ static void on_release(bs_engine *e, const bs_event *ev)
         }
         mutation_on_release(e, x, ev);
         mutation_forget(e, x);
+        bs_export_info xi = {x->obj, x->type_name, x->thread, x->stack, x->flags, &x->v,
+                             x->contents_hash};
+        rules_view_on_release(e, &xi, ev);
         unlink_export(e, x, owner);
         add_tombstone(e, x, ev);
         x->next = e->free_exports;
@@ -567,6 +572,7 @@ void engine_process(bs_engine *e, const bs_event *ev)
         case BS_EV_DEALLOC: on_dealloc(e, ev); break;
         case BS_EV_FINALIZE: on_finalize(e, ev); break;
         case BS_EV_OBSERVE: mutation_on_observe(e, ev); break;
+        case BS_EV_BUFFER_CALL: rules_view_on_call(e, ev); break;
         }
     }
     engine_unlock(e);
@@ -630,4 +636,29 @@ void engine_for_each_live_export(bs_engine *e, void (*fn)(const bs_event *, void
         ev.v = x->v;
         fn(&ev, ctx);
     }
+}
+
+/* ---- for rules files (rules.h) ---------------------------------------- */
+
+void engine_emit_locked(bs_engine *e, bs_finding *f) { engine_emit(e, f); }
+
+void engine_add_stack(bs_finding *f, const char *role, const char *title, uint32_t thread,
+                      uint32_t stack)
+{
+    finding_add_stack(f, role, title, thread, stack);
+}
+
+const char *engine_fmt_title(const char *fmt, uint32_t thread, int32_t flags)
+{
+    return finding_title(fmt, thread, flags);
+}
+
+int engine_find_export_locked(bs_engine *e, uint64_t view, bs_export_info *out)
+{
+    export_rec *x = u64map_get(&e->by_view, view);
+    if (!x)
+        return 0;
+    *out = (bs_export_info){x->obj, x->type_name, x->thread, x->stack, x->flags, &x->v,
+                            x->contents_hash};
+    return 1;
 }

@@ -13,6 +13,9 @@ typedef enum {
     BS_EV_FINALIZE,     /* the interpreter is gone: report what is still held */
     BS_EV_OBSERVE,      /* the content hash of a live export, taken at another
                            observation point (see bs_observe_point) */
+    BS_EV_BUFFER_CALL,  /* a bf_getbuffer / release call that broke a rule of the
+                           protocol on its own (conformance, no GIL): checked
+                           whether or not the export is tracked */
 } bs_event_kind;
 
 /* Who holds an export: the mutation rules treat a memoryview's export on its
@@ -86,6 +89,29 @@ typedef struct {
     uint32_t hashed;
     uint64_t hash;
     uint32_t observe_point; /* bs_observe_point, for BS_EV_OBSERVE */
+    /* BS_EV_BUFFER_CALL: what the call returned and the state around it
+     * (BS_CALL_* bits); for exports and releases, a hash of what format,
+     * shape, strides and suboffsets pointed to (consumer-modified-view;
+     * 0: not taken) */
+    int32_t rc;
+    uint32_t call;
+    uint64_t contents_hash;
+    uint64_t view_obj;    /* BS_EV_BUFFER_CALL: view->obj when it returned */
+    /* the view's snapshot (struct bs_view_snapshot), online only: not part of
+     * a trace */
+    const void *snapshot;
 } bs_event;
+
+/* bs_event.call bits */
+enum {
+    BS_CALL_RELEASE = 1 << 0,      /* a release, not a bf_getbuffer */
+    BS_CALL_NO_GIL = 1 << 1,       /* the thread did not hold the GIL */
+    BS_CALL_EXC_KNOWN = 1 << 2,    /* the exception bits below were taken */
+    BS_CALL_EXC_AFTER = 1 << 3,    /* an exception was set when it returned */
+    BS_CALL_OBJ_WRITTEN = 1 << 4,  /* on failure: view->obj differs from before */
+    BS_CALL_OBJ_REF_GAINED = 1 << 5, /* the exporter's refcount grew over the call */
+    BS_CALL_OBJ_IS_SELF = 1 << 6,  /* view->obj is the object whose slot ran */
+    BS_CALL_CHECK_VIEW = 1 << 7,   /* run the view checker on `snapshot` */
+};
 
 #endif

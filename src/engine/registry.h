@@ -24,6 +24,7 @@ typedef struct export_rec {
     uint32_t type_name, thread, stack;
     int32_t flags;
     bs_view_fields v;
+    uint64_t contents_hash; /* what format/shape/strides/suboffsets held */
     struct export_rec *prev, *next;         /* all live exports */
     struct export_rec *obj_prev, *obj_next; /* live exports of one exporter */
     int in_view_map;

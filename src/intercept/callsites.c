@@ -39,7 +39,7 @@ int callsite_get_buffer(void *o, void *v, int flags)
     {
         /* a type no stub covers yet (readied after the last walk): record
          * this export here and patch the type for the next ones */
-        slots_record_export(view->obj, view, flags);
+        slots_record_export(view->obj, view, flags, 0);
         tls->guard++;
         slots_patch_type(Py_TYPE(view->obj), 0);
         tls->guard--;
@@ -66,9 +66,15 @@ void callsite_release(void *v)
         ev.v.readonly = view->readonly;
         ev.v.ndim = view->ndim;
         ev.v.internal = (uint64_t)(uintptr_t)view->internal;
+        ev.v.format = (uint64_t)(uintptr_t)view->format;
+        ev.v.shape = (uint64_t)(uintptr_t)view->shape;
+        ev.v.strides = (uint64_t)(uintptr_t)view->strides;
+        ev.v.suboffsets = (uint64_t)(uintptr_t)view->suboffsets;
+        slots_check_release(o, view, &ev.contents_hash);
         bs_hash_for_release(&ev, view, o);
         if (!bs_core_state.late)
-            ev.stack = capture_stack_mode(PyGILState_Check(), BS_NATIVE_FULL);
+            ev.stack = PyGILState_Check() ? capture_stack_mode(1, BS_NATIVE_FULL)
+                                          : capture_stack_nogil();
         engine_process(bs_core_state.engine, &ev);
         tls->guard--;
     }

@@ -24,8 +24,19 @@ int slots_patch_module_types(PyObject *module, int complete);
 /* Must be called once before the first walk (needs the GIL). */
 int slots_init(void);
 
-/* Records an export that no slot stub saw (call site fallback). */
-void slots_record_export(PyObject *exporter, Py_buffer *view, int flags);
+/* Records an export that no slot stub saw (call site fallback).
+ * CONTENTS_HASH: view_snapshot_hash of the view, 0 to take it here. */
+void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_t contents_hash);
+
+/* Snapshot of VIEW with guarded reads (OWNER: an object whose memory the
+ * view's pointers may point into, or NULL). */
+struct bs_view_snapshot;
+void slots_snapshot_view(struct bs_view_snapshot *snap, const Py_buffer *view, PyObject *owner,
+                         int flags);
+
+/* At a release bufsan sees: reports no-gil, and hashes the view's contents
+ * for consumer-modified-view. */
+void slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash);
 
 /* Does TYPE's bf_releasebuffer go through one of our stubs? */
 int slots_release_is_wrapped(PyTypeObject *type);

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "../bootstrap/core.h"
+#include "../common/safe_read.h"
 #include "../common/u64map.h"
+#include "../engine/view_check.h"
 #include "../stacks/capture.h"
 #include "../stacks/depot.h"
 #include "../trace/writer.h"
@@ -81,6 +83,43 @@ static void fill_fields(bs_view_fields *v, const Py_buffer *view)
     v->strides = (uint64_t)(uintptr_t)view->strides;
     v->suboffsets = (uint64_t)(uintptr_t)view->suboffsets;
     v->internal = (uint64_t)(uintptr_t)view->internal;
+}
+
+/* Name of TYPE; without the GIL the cache (not thread-safe) is bypassed. */
+static uint32_t type_name_of(PyTypeObject *t, int gil)
+{
+    if (gil)
+        return type_name_id(t);
+    return engine_intern(bs_core_state.engine, t->tp_name ? t->tp_name : "?");
+}
+
+/* The memory of OBJ itself: a shape or strides array often lives there
+ * (array.array's ob_size, a memoryview's ob_array). */
+static bs_range object_range(PyObject *obj)
+{
+    PyTypeObject *t = Py_TYPE(obj);
+    uint64_t size = (uint64_t)t->tp_basicsize;
+    if (t->tp_itemsize) {
+        Py_ssize_t n = Py_SIZE(obj);
+        uint64_t items = (uint64_t)(n < 0 ? -n : n);
+        if (items < (1u << 20))
+            size += items * (uint64_t)t->tp_itemsize;
+    }
+    uint64_t start = (uint64_t)(uintptr_t)obj;
+    return (bs_range){start, start + size};
+}
+
+void slots_snapshot_view(bs_view_snapshot *snap, const Py_buffer *view, PyObject *owner, int flags)
+{
+    bs_view_fields f;
+    fill_fields(&f, view);
+    bs_range r[2];
+    int n = 0;
+    r[n++] = (bs_range){(uint64_t)(uintptr_t)view, (uint64_t)(uintptr_t)view + sizeof *view};
+    if (owner)
+        r[n++] = object_range(owner);
+    bs_trusted tr = {r, n};
+    view_snapshot_fill(snap, &f, flags, safe_read, &tr);
 }
 
 static int has_release_slot(PyTypeObject *t)
@@ -154,20 +193,28 @@ void slots_probe_consumers(void)
            copy_source_pc ? "recognised" : "not recognisable", pc_copy, pc_other);
 }
 
-void slots_record_export(PyObject *exporter, Py_buffer *view, int flags)
+void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_t contents_hash)
 {
     bs_tls *tls = bs_thread();
     tls->guard++;
+    int gil = PyGILState_Check();
     bs_event ev = {.kind = BS_EV_EXPORT};
     ev.thread = (uint32_t)tls->tid;
     ev.flags = flags;
     ev.view = (uint64_t)(uintptr_t)view;
     ev.obj = (uint64_t)(uintptr_t)exporter;
-    ev.type_name = type_name_id(Py_TYPE(exporter));
+    ev.type_name = type_name_of(Py_TYPE(exporter), gil);
     fill_fields(&ev.v, view);
+    if (!contents_hash) {
+        bs_view_snapshot snap;
+        slots_snapshot_view(&snap, view, exporter, flags);
+        contents_hash = view_snapshot_hash(&snap);
+    }
+    ev.contents_hash = contents_hash;
     /* the consumer called PyObject_GetBuffer from an extension: unwind fully */
-    ev.stack = capture_stack_mode(PyGILState_Check(),
-                                  tls->consumer_view == view ? BS_NATIVE_FULL : BS_NATIVE_PROBE);
+    ev.stack = gil ? capture_stack_mode(1, tls->consumer_view == view ? BS_NATIVE_FULL
+                                                                        : BS_NATIVE_PROBE)
+                   : capture_stack_nogil();
     ev.consumer = consumer_of(view, flags,
                               tls->consumer_view == view ? tls->consumer_pc : tls->slot_pc);
     /* the view's reference and its creator's: no one else can reach it */
@@ -186,23 +233,117 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags)
     tls->guard--;
 }
 
+/* Reports a bf_getbuffer or release call that broke a rule on its own
+ * (BS_EV_BUFFER_CALL). SNAP may be NULL. */
+static void report_call(PyObject *obj, const Py_buffer *view, int flags, int rc, uint32_t call,
+                        int gil, const bs_view_snapshot *snap, void *slot_fn)
+{
+    bs_tls *tls = bs_thread();
+    tls->guard++;
+    bs_event ev = {.kind = BS_EV_BUFFER_CALL};
+    ev.thread = (uint32_t)tls->tid;
+    ev.flags = flags;
+    ev.view = (uint64_t)(uintptr_t)view;
+    ev.obj = (uint64_t)(uintptr_t)obj;
+    ev.type_name = type_name_of(Py_TYPE(obj), gil);
+    ev.rc = rc;
+    ev.call = call;
+    if (snap) {
+        ev.v = snap->v;
+        ev.snapshot = snap;
+    }
+    ev.view_obj = view ? (uint64_t)(uintptr_t)view->obj : 0;
+    ev.stack = gil ? capture_stack(1) : capture_stack_nogil();
+    if (slot_fn) {
+        /* name the exporter's bf_getbuffer, where a conformance bug lives
+         * (+1: frames are return addresses) */
+        uint64_t pc = (uint64_t)(uintptr_t)slot_fn + 1;
+        ev.slot_stack = depot_put(NULL, 0, &pc, 1, NULL);
+    }
+    engine_process(bs_core_state.engine, &ev);
+    tls->guard--;
+}
+
+void slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash)
+{
+    int gil = PyGILState_Check();
+    if (!gil)
+        report_call(obj, view, 0, 0, BS_CALL_RELEASE | BS_CALL_NO_GIL, 0, NULL, NULL);
+    bs_view_snapshot snap;
+    slots_snapshot_view(&snap, view, obj, 0);
+    *contents_hash = view_snapshot_hash(&snap);
+}
+
 static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *ctx)
 {
     bs_tls *tls = bs_thread();
+    int checking = bs_core_state.active && !bs_core_state.late && !tls->guard && view;
+    int gil = 1;
+    uint32_t call = 0;
+    Py_ssize_t refs_before = 0;
+    PyObject *obj_before = NULL;
+    if (checking) {
+        gil = PyGILState_Check();
+        /* with an exception already pending, the exporter's own cannot be told apart */
+        if (gil && !PyErr_Occurred())
+            call |= BS_CALL_EXC_KNOWN;
+        if (!gil)
+            call |= BS_CALL_NO_GIL;
+        refs_before = Py_REFCNT(obj);
+        obj_before = view->obj; /* may be garbage: only compared */
+    }
     int pushed = tls->nslot < BS_MAX_SLOT_NESTING;
     if (pushed)
         tls->slot_views[tls->nslot] = view;
     tls->nslot++;
+    tls->checked_view = NULL;
     int rc = ctx->get(obj, view, flags);
     tls->nslot--;
     void *pc = __builtin_return_address(0);
     if (__builtin_expect(tls->probe_obj != NULL, 0) && tls->probe_obj == (void *)obj && rc == 0)
         tls->probe_pc = tls->consumer_view == view ? tls->consumer_pc : pc;
-    if (rc != 0 || !bs_core_state.active || bs_core_state.late)
+    if (!checking)
+        return rc;
+    bs_view_snapshot snap;
+    /* an inner wrapper ran on this view during our call: a forwarding
+     * exporter (PickleBuffer), already checked there */
+    int forwarded = tls->checked_view == view;
+    tls->checked_view = view;
+    if (!forwarded) {
+        /* Conformance of what the exporter returned; the common case
+         * (conforming) costs the snapshot and the checker, no event. */
+        int bad = (call & BS_CALL_NO_GIL) != 0;
+        if ((call & BS_CALL_EXC_KNOWN) && PyErr_Occurred())
+            call |= BS_CALL_EXC_AFTER;
+        if (view->obj == obj)
+            call |= BS_CALL_OBJ_IS_SELF;
+        if (Py_REFCNT(obj) > refs_before)
+            call |= BS_CALL_OBJ_REF_GAINED;
+        if (rc == 0) {
+            slots_snapshot_view(&snap, view, view->obj, flags);
+            bs_view_violation viol[BS_VIEW_MAX_VIOLATIONS];
+            if (view_check_export(&snap, viol, BS_VIEW_MAX_VIOLATIONS)) {
+                call |= BS_CALL_CHECK_VIEW;
+                bad = 1;
+            }
+            bad |= (call & BS_CALL_EXC_AFTER) || !view->obj ||
+                   ((call & BS_CALL_OBJ_IS_SELF) && !(call & BS_CALL_OBJ_REF_GAINED));
+        } else {
+            if (view->obj != obj_before)
+                call |= BS_CALL_OBJ_WRITTEN;
+            bad |= rc != -1 ||
+                   (view->obj && ((call & BS_CALL_OBJ_WRITTEN) ||
+                                  ((call & BS_CALL_OBJ_IS_SELF) && (call & BS_CALL_OBJ_REF_GAINED)))) ||
+                   ((call & BS_CALL_EXC_KNOWN) && !(call & BS_CALL_EXC_AFTER));
+        }
+        if (bad)
+            report_call(obj, view, flags, rc, call, gil, rc == 0 ? &snap : NULL, (void *)ctx->get);
+    } else if (rc == 0) {
+        slots_snapshot_view(&snap, view, view->obj, flags);
+    }
+    if (rc != 0 || !view->obj)
         return rc;
     BS_COUNT(getbuffer_ok);
-    if (tls->guard || !view || !view->obj)
-        return rc;
     PyObject *exporter = view->obj;
     if (exporter != obj &&
         engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
@@ -215,7 +356,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
         return rc;
     }
     tls->slot_pc = pc;
-    slots_record_export(exporter, view, flags);
+    slots_record_export(exporter, view, flags, view_snapshot_hash(&snap));
     tls->slot_pc = NULL;
     return rc;
 }
@@ -230,6 +371,7 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     BS_COUNT(slot_releases);
     bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_SLOT};
     fill_fields(&ev.v, view);
+    slots_check_release(obj, view, &ev.contents_hash);
     ev.view = (uint64_t)(uintptr_t)view;
     ev.obj = (uint64_t)(uintptr_t)obj;
     /* hold a reference so that a release that wrongly drops one cannot free
@@ -241,19 +383,15 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     ev.refcnt_after = Py_REFCNT(obj);
     tls->guard++;
     ev.thread = (uint32_t)tls->tid;
-    if (Py_TYPE(obj) == ctx->type) {
-        if (!ctx->name_id)
-            ctx->name_id = type_name_id(ctx->type);
-        ev.type_name = ctx->name_id;
-    } else {
-        ev.type_name = type_name_id(Py_TYPE(obj));
-    }
+    int gil = PyGILState_Check();
+    ev.type_name = type_name_of(Py_TYPE(obj), gil);
     ev.slot_complete = ctx->complete && !bs_core_state.late;
     /* native frames only when an extension released it (the release site);
      * the interpreter's own releases are named by their Python frames */
     if (!bs_core_state.late)
-        ev.stack = capture_stack_mode(PyGILState_Check(), tls->releasing_view == view
-                                                              ? BS_NATIVE_FULL : BS_NATIVE_NONE);
+        ev.stack = gil ? capture_stack_mode(1, tls->releasing_view == view ? BS_NATIVE_FULL
+                                                                           : BS_NATIVE_NONE)
+                       : capture_stack_nogil();
     if (ev.refcnt_after < ev.refcnt_before) {
         /* name the slot function: +1 because frames are return addresses */
         uint64_t pc = (uint64_t)(uintptr_t)ctx->rel + 1;

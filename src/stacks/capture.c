@@ -31,29 +31,25 @@ static void resolve(const uint64_t key[2], bs_py_frame *f)
     pyframes_resolve(key, f);
 }
 
-/* Copies RAW[0..n) into PCS without the leading frames of this core;
+/* Copies RAW[0..n) into PCS without the frames of this core (wrappers may
+ * sit between interpreter frames: a call site's PyObject_GetBuffer);
  * returns the count. */
 static int copy_native(void *const *raw, int n, uint64_t *pcs, int depth)
 {
-    int i = 0, nn = 0;
-    while (i < n && (uintptr_t)raw[i] >= bs_core_state.text_start &&
-           (uintptr_t)raw[i] < bs_core_state.text_end)
-        i++;
-    for (; i < n && nn < depth && nn < MAX_FRAMES; i++)
-        pcs[nn++] = (uint64_t)(uintptr_t)raw[i];
+    int nn = 0;
+    for (int i = 0; i < n && nn < depth && nn < MAX_FRAMES; i++)
+        if (!((uintptr_t)raw[i] >= bs_core_state.text_start &&
+              (uintptr_t)raw[i] < bs_core_state.text_end))
+            pcs[nn++] = (uint64_t)(uintptr_t)raw[i];
     return nn;
 }
 
-uint32_t capture_stack_mode(int with_python, bs_native_mode native)
+/* Native frames outside this core into PCS (at most DEPTH) per NATIVE; NPY:
+ * Python frames already taken. */
+static int native_part(uint64_t *pcs, int depth, int npy, bs_native_mode native)
 {
     const bs_options *o = &bs_core_state.opts;
-    int depth = (int)o->stack_depth;
-    uint64_t py[2 * MAX_FRAMES];
-    int npy = 0;
-    if (with_python && o->python_stacks)
-        npy = pyframes_capture(py, depth < MAX_FRAMES ? depth : MAX_FRAMES);
     void *raw[MAX_FRAMES + 16];
-    uint64_t pcs[MAX_FRAMES];
     int nn = 0;
     int full_depth = depth + 8 < MAX_FRAMES + 16 ? depth + 8 : MAX_FRAMES + 16;
     if (o->native_stacks && (native == BS_NATIVE_FULL || (native == BS_NATIVE_NONE && !npy))) {
@@ -78,7 +74,35 @@ uint32_t capture_stack_mode(int with_python, bs_native_mode native)
             n = unw_backtrace(raw, full_depth);
         nn = copy_native(raw, n, pcs, depth);
     }
+    return nn;
+}
+
+uint32_t capture_stack_mode(int with_python, bs_native_mode native)
+{
+    const bs_options *o = &bs_core_state.opts;
+    int depth = (int)o->stack_depth;
+    uint64_t py[2 * MAX_FRAMES];
+    int npy = 0;
+    if (with_python && o->python_stacks)
+        npy = pyframes_capture(py, depth < MAX_FRAMES ? depth : MAX_FRAMES);
+    uint64_t pcs[MAX_FRAMES];
+    int nn = native_part(pcs, depth, npy, native);
     if (!npy && !nn)
         return 0;
     return depot_put(py, (uint32_t)npy, pcs, (uint32_t)nn, resolve);
+}
+
+uint32_t capture_stack_nogil(void)
+{
+    const bs_options *o = &bs_core_state.opts;
+    int depth = (int)o->stack_depth;
+    bs_py_frame py[MAX_FRAMES];
+    int npy = 0;
+    if (o->python_stacks)
+        npy = pyframes_capture_detached(py, depth < MAX_FRAMES ? depth : MAX_FRAMES);
+    uint64_t pcs[MAX_FRAMES];
+    int nn = native_part(pcs, depth, npy, BS_NATIVE_FULL);
+    uint32_t id = npy || nn ? depot_put_resolved(py, (uint32_t)npy, pcs, (uint32_t)nn) : 0;
+    pyframes_free_detached(py, npy);
+    return id;
 }

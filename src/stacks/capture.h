@@ -23,8 +23,17 @@ static inline uint32_t capture_stack(int with_python)
     return capture_stack_mode(with_python, BS_NATIVE_PROBE);
 }
 
+/* The same on a thread that does not hold the GIL: Python frames are read
+ * from this thread's own (detached) frame chain and named without the C-API
+ * (ASCII names only), so nothing calls into the interpreter. */
+uint32_t capture_stack_nogil(void);
+
 /* Python frame keys of the current thread, innermost first; returns count. */
 int pyframes_capture(uint64_t *keys, int max);
+/* Python frames of the current thread when it does not hold the GIL,
+ * resolved into F (malloc'd strings: free with pyframes_free_detached). */
+int pyframes_capture_detached(void *frames, int max);
+void pyframes_free_detached(void *frames, int n);
 /* depot resolver for those keys; needs the GIL. */
 void pyframes_resolve(const uint64_t key[2], void *frame);
 

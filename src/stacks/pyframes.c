@@ -59,3 +59,47 @@ void pyframes_resolve(const uint64_t key[2], void *out)
     f->line = PyCode_Addr2Line(co, (int)key[1]);
     PyErr_Restore(type, value, tb);
 }
+
+/* The ASCII text of a str object, read from its memory (no C-API call):
+ * NULL unless it is a compact ASCII string. */
+static char *ascii_copy(PyObject *s)
+{
+    if (!s || !PyUnicode_Check(s) || !PyUnicode_IS_READY(s) || !PyUnicode_IS_COMPACT_ASCII(s))
+        return NULL;
+    return strndup((const char *)PyUnicode_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
+}
+
+int pyframes_capture_detached(void *out, int max)
+{
+    bs_py_frame *fr = out;
+    /* this thread's own state (a TSS lookup, no lock): its frames do not
+     * change while it runs this code, and they keep their code objects
+     * alive; _PyThreadState_UncheckedGet would name the GIL holder */
+    PyThreadState *ts = PyGILState_GetThisThreadState();
+    if (!ts || !ts->cframe)
+        return 0;
+    int n = 0;
+    for (_PyInterpreterFrame *f = ts->cframe->current_frame; f && n < max; f = f->previous) {
+        if (_PyFrame_IsIncomplete(f))
+            continue;
+        PyCodeObject *co = f->f_code;
+        char *file = ascii_copy(co->co_filename);
+        char *func = ascii_copy(co->co_qualname ? co->co_qualname : co->co_name);
+        fr[n].file = file ? file : strdup("?");
+        fr[n].function = func ? func : strdup("?");
+        /* PyCode_Addr2Line only decodes the line table: no allocation, no
+         * reference counts, no exception */
+        fr[n].line = PyCode_Addr2Line(co, (int)((char *)f->prev_instr - (char *)_PyCode_CODE(co)));
+        n++;
+    }
+    return n;
+}
+
+void pyframes_free_detached(void *frames, int n)
+{
+    bs_py_frame *fr = frames;
+    for (int i = 0; i < n; i++) {
+        free((char *)fr[i].file);
+        free((char *)fr[i].function);
+    }
+}

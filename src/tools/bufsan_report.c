@@ -22,6 +22,7 @@
 #include "../common/strbuf.h"
 #include "../common/u64map.h"
 #include "../engine/engine.h"
+#include "../engine/view_check.h"
 #include "../report/output.h"
 #include "../report/report.h"
 #include "../stacks/depot.h"
@@ -211,6 +212,8 @@ static int replay_file(const char *path, const bs_options *opts, html_doc *html,
         html_begin_process(html, rd.pid, path);
     tr_record rec;
     uint64_t inherited_left = 0;
+    static bs_view_snapshot snap;
+    int have_snap = 0;
     while (tr_next(&rd, &rec) > 0) {
         switch (rec.type) {
         case TR_PROCESS: {
@@ -243,8 +246,20 @@ static int replay_file(const char *path, const bs_options *opts, html_doc *html,
             u64map_put(&r.stacks, rec.u.stack.id, (void *)(uintptr_t)id);
             break;
         }
+        case TR_SNAPSHOT:
+            memset(&snap, 0, sizeof snap);
+            memcpy(&snap, rec.u.snapshot.data,
+                   rec.u.snapshot.len < sizeof snap ? rec.u.snapshot.len : sizeof snap);
+            snap.format[sizeof snap.format - 1] = '\0';
+            if (snap.nitems < 0 || snap.nitems > BS_SNAP_MAX_NDIM)
+                snap.nitems = 0; /* a damaged record */
+            have_snap = 1;
+            break;
         case TR_EVENT: {
             bs_event ev = rec.u.event.ev;
+            /* the recorded pointer meant something only in the live process */
+            ev.snapshot = ev.kind == BS_EV_BUFFER_CALL && have_snap ? &snap : NULL;
+            have_snap = 0;
             for (size_t i = 0; i < tr_nfields; i++) {
                 const tr_field *f = &tr_fields[i];
                 if (f->size != 4 || (f->role != TR_ROLE_STACK && f->role != TR_ROLE_TYPENAME))

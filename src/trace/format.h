@@ -30,6 +30,8 @@ typedef enum {
     TR_INHERITED = 11,  /* the next N exports were live in the parent at fork */
     TR_END = 12,        /* the process exited: status, event count */
     TR_TYPE_PATCHED = 13, /* an exporter type was instrumented: name */
+    TR_SNAPSHOT = 14,   /* the view snapshot (bs_view_snapshot bytes) of the next
+                           BUFFER_CALL event: the conformance checks replay on it */
 } tr_record_type;
 
 /* bs_event is encoded as 64-bit words; at most this many. */

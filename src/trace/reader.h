@@ -72,6 +72,10 @@ typedef struct {
             const char *name;
         } type_patched;
         struct {
+            const void *data;
+            size_t len;
+        } snapshot;
+        struct {
             size_t nfields, event_size;
         } schema;
     } u;

@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include "writer.h"
 
+#include "../engine/view_check.h"
+
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -616,8 +618,14 @@ static int ready(void)
 static void record_event(const bs_event *ev, void *ctx)
 {
     (void)ctx;
-    if (ready())
-        write_event(ev);
+    if (!ready())
+        return;
+    if (ev->kind == BS_EV_BUFFER_CALL && ev->snapshot) {
+        pay p = {0};
+        p_bytes(&p, ev->snapshot, sizeof(bs_view_snapshot));
+        put_pay(TR_SNAPSHOT, &p);
+    }
+    write_event(ev);
 }
 
 int trace_open(const char *tmpl, bs_engine *engine, const char *options, char *err, size_t errlen)

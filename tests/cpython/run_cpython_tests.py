@@ -81,12 +81,13 @@ def main():
     env["LD_PRELOAD"] = os.path.join(os.path.abspath(args.libdir), "libbufsan.so")
     env["BUFSAN_OPTIONS"] = "log_format=json:log_path=" + os.path.join(logdir, "log")
     if args.suppressions and os.path.exists(args.suppressions):
-        env["BUFSAN_OPTIONS"] += ":suppressions=" + args.suppressions
+        env["BUFSAN_OPTIONS"] += ":suppressions=" + os.path.abspath(args.suppressions)
     if args.options:
         env["BUFSAN_OPTIONS"] += ":" + args.options
     rc1, out1, t1 = run(args.python, args.modules, env, args.pytest, args.ignore)
 
     findings = []
+    suppressed = 0
     processes = 0
     for path in sorted(glob.glob(os.path.join(logdir, "log.*"))):
         processes += 1
@@ -99,10 +100,12 @@ def main():
                     continue
                 if rec.get("kind") == "finding":
                     findings.append(rec)
+                elif rec.get("kind") == "summary":
+                    suppressed += rec.get("suppressed", 0)
 
     print(f"{os.path.basename(args.python)}: {len(args.modules)} modules; "
           f"without bufsan {t0:.1f} s (exit {rc0}), with bufsan {t1:.1f} s (exit {rc1}), "
-          f"ratio {t1 / t0:.2f}; {processes} process logs")
+          f"ratio {t1 / t0:.2f}; {processes} process logs; {suppressed} findings suppressed")
     ok = True
     summarize = summary_of_pytest if args.pytest else summary_of
     s0, s1 = summarize(out0), summarize(out1)

@@ -46,6 +46,7 @@ MAIN_ROLE = {
     "exporter-freed-while-exported": "acquire",
     "release-unknown": "release",
     "release-decrefs-obj": "release",
+    "consumer-modified-view": "release",
 }
 KNOWN_ROLES = {"acquire", "release", "dealloc", "earlier-release", "other", "slot", "observe"}
 HEX = re.compile(r"^0x[0-9a-fA-F]+$")

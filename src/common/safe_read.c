@@ -1,0 +1,175 @@
+/* See safe_read.h. The loaded-segment cache is an immutable array published
+ * through an atomic pointer and rebuilt (under a lock) after many misses
+ * when the set of loaded objects changed; old arrays are kept, so a reader
+ * never sees freed memory. Python never unloads extension modules; a
+ * pointer into an object dlclose'd after the last rebuild would be read
+ * directly (the one case this does not guard). */
+#define _GNU_SOURCE
+#include "safe_read.h"
+
+#include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+typedef struct {
+    size_t n;
+    unsigned long long adds, subs;
+    bs_range r[];
+} seg_table;
+
+static seg_table *_Atomic segs;
+static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t misses; /* counters: racy by design, statistics only */
+static uint64_t n_direct, n_module, n_syscall, n_refresh;
+
+typedef struct {
+    seg_table *t;
+    size_t cap;
+    unsigned long long adds, subs;
+} seg_build;
+
+static int collect(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    seg_build *b = data;
+    b->adds = info->dlpi_adds;
+    b->subs = info->dlpi_subs;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_R) || !ph->p_memsz)
+            continue;
+        if (b->t->n == b->cap) {
+            size_t cap = b->cap * 2;
+            seg_table *n = realloc(b->t, sizeof *n + cap * sizeof n->r[0]);
+            if (!n)
+                return 1;
+            b->t = n;
+            b->cap = cap;
+        }
+        uint64_t start = info->dlpi_addr + ph->p_vaddr;
+        b->t->r[b->t->n++] = (bs_range){start, start + ph->p_memsz};
+    }
+    return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    const bs_range *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void refresh(void)
+{
+    pthread_mutex_lock(&seg_lock);
+    seg_build b = {malloc(sizeof(seg_table) + 64 * sizeof(bs_range)), 64, 0, 0};
+    if (b.t) {
+        b.t->n = 0;
+        dl_iterate_phdr(collect, &b);
+        seg_table *old = segs;
+        if (old && old->adds == b.adds && old->subs == b.subs) {
+            free(b.t);
+        } else {
+            b.t->adds = b.adds;
+            b.t->subs = b.subs;
+            qsort(b.t->r, b.t->n, sizeof b.t->r[0], cmp_range);
+            segs = b.t; /* the old table stays allocated: readers may hold it */
+            n_refresh++;
+        }
+    }
+    misses = 0;
+    pthread_mutex_unlock(&seg_lock);
+}
+
+/* The segment of the last hit: format strings are mostly the same few
+ * literals. Points into a table, and tables are never freed. */
+static const bs_range *_Atomic last_hit;
+
+static int in_segments(uint64_t addr, size_t len)
+{
+    const bs_range *h = last_hit;
+    if (h && addr >= h->start && addr + len <= h->end && addr + len >= addr)
+        return 1;
+    seg_table *t = segs;
+    if (!t)
+        return 0;
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t->r[mid].start <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0 && addr + len <= t->r[lo - 1].end && addr + len >= addr) {
+        last_hit = &t->r[lo - 1];
+        return 1;
+    }
+    return 0;
+}
+
+/* Largest readable prefix through the kernel. */
+static size_t read_syscall(void *dst, uint64_t addr, size_t len)
+{
+    n_syscall++;
+    struct iovec local = {dst, len};
+    struct iovec remote = {(void *)(uintptr_t)addr, len};
+    ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* Direct copy of memory known to be mapped; a string stops after its NUL
+ * (the bytes beyond may belong to another object). */
+static size_t copy_direct(void *dst, uint64_t addr, size_t n, int string)
+{
+    if (!string) {
+        memcpy(dst, (const void *)(uintptr_t)addr, n);
+        return n;
+    }
+    const char *src = (const char *)(uintptr_t)addr;
+    char *d = dst;
+    for (size_t i = 0; i < n; i++)
+        if (!(d[i] = src[i]))
+            return i + 1;
+    return n;
+}
+
+size_t safe_read(void *dst, uint64_t addr, size_t len, int string, void *ctx)
+{
+    if (!len)
+        return 0;
+    if (!addr || addr + len < addr)
+        return 0;
+    const bs_trusted *tr = ctx;
+    for (int i = 0; tr && i < tr->n; i++)
+        if (addr >= tr->ranges[i].start && addr < tr->ranges[i].end) {
+            size_t avail = (size_t)(tr->ranges[i].end - addr);
+            size_t n = len < avail ? len : avail;
+            size_t got = copy_direct(dst, addr, n, string);
+            n_direct++;
+            if (got < n || (string && got && !((char *)dst)[got - 1]))
+                return got;
+            return n < len ? n + safe_read((char *)dst + n, addr + n, len - n, string, ctx) : n;
+        }
+    if (!segs)
+        refresh();
+    /* strings are read with a bound larger than they are: a segment holding
+     * the first byte is enough when the rest fits in it, else the kernel */
+    if (in_segments(addr, len)) {
+        n_module++;
+        return copy_direct(dst, addr, len, string);
+    }
+    if (++misses > 4096)
+        refresh();
+    return read_syscall(dst, addr, len);
+}
+
+void safe_read_stats(bs_safe_read_stats *out)
+{
+    out->direct = n_direct;
+    out->module = n_module;
+    out->syscall = n_syscall;
+    out->refresh = n_refresh;
+}

@@ -1,0 +1,342 @@
+/* See view_check.h. The rules follow the C-API documentation of the buffer
+ * protocol (c-api/buffer.html: the request types and which fields each one
+ * requires or forbids) and CPython's own readers of a view
+ * (PyBuffer_IsContiguous, memoryview's format handling). Everything here
+ * reads the snapshot only: no pointer of the original view is followed. */
+#include "view_check.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- snapshot --------------------------------------------------------- */
+
+static int read_array(int64_t *dst, uint64_t addr, int32_t n, bs_safe_reader read, void *ctx)
+{
+    size_t want = (size_t)n * sizeof *dst;
+    return read(dst, addr, want, 0, ctx) == want;
+}
+
+void view_snapshot_fill(bs_view_snapshot *s, const bs_view_fields *fields, int32_t flags,
+                        bs_safe_reader read, void *ctx)
+{
+    s->flags = flags;
+    s->v = *fields;
+    s->read = 0;
+    s->nitems = 0;
+    s->format[0] = '\0';
+    if (fields->format) {
+        size_t n = read(s->format, fields->format, sizeof s->format, 1, ctx);
+        const char *nul = n ? memchr(s->format, '\0', n) : NULL;
+        if (nul)
+            s->read |= BS_SNAP_FORMAT_READ;
+        else if (n == sizeof s->format)
+            s->read |= BS_SNAP_FORMAT_LONG;
+        else
+            s->read |= BS_SNAP_FORMAT_BAD;
+        if (!nul)
+            s->format[n < sizeof s->format ? n : sizeof s->format - 1] = '\0';
+    }
+    if (fields->ndim <= 0 || fields->ndim > BS_SNAP_MAX_NDIM)
+        return;
+    s->nitems = fields->ndim;
+    if (fields->shape)
+        s->read |= read_array(s->shape, fields->shape, s->nitems, read, ctx) ? BS_SNAP_SHAPE_READ
+                                                                              : BS_SNAP_SHAPE_BAD;
+    if (fields->strides)
+        s->read |= read_array(s->strides, fields->strides, s->nitems, read, ctx)
+                       ? BS_SNAP_STRIDES_READ : BS_SNAP_STRIDES_BAD;
+    if (fields->suboffsets)
+        s->read |= read_array(s->suboffsets, fields->suboffsets, s->nitems, read, ctx)
+                       ? BS_SNAP_SUBOFFSETS_READ : BS_SNAP_SUBOFFSETS_BAD;
+}
+
+/* FNV-style: one multiply per word, a finalizer at the end (runs at every
+ * export and release). */
+#define STEP(h, x) ((h) = ((h) ^ (uint64_t)(x)) * 0x100000001b3ULL)
+
+uint64_t view_snapshot_hash(const bs_view_snapshot *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    STEP(h, s->read);
+    STEP(h, (uint64_t)s->nitems);
+    if (s->read & BS_SNAP_FORMAT_READ)
+        for (const char *p = s->format; *p; p++)
+            STEP(h, (unsigned char)*p);
+    if (s->read & BS_SNAP_SHAPE_READ)
+        for (int32_t i = 0; i < s->nitems; i++)
+            STEP(h, s->shape[i]);
+    if (s->read & BS_SNAP_STRIDES_READ)
+        for (int32_t i = 0; i < s->nitems; i++)
+            STEP(h, s->strides[i]);
+    if (s->read & BS_SNAP_SUBOFFSETS_READ)
+        for (int32_t i = 0; i < s->nitems; i++)
+            STEP(h, s->suboffsets[i]);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h | 1;
+}
+
+/* ---- struct formats --------------------------------------------------- */
+
+/* Sizes and alignments of the struct module's codes on LP64 x86-64, native
+ * ('@') and standard ('<', '>', '=', '!') modes; 0 = not in that mode. */
+static int code_size(char c, int native, int *align)
+{
+    int size;
+    switch (c) {
+    case 'x': case 'c': case 'b': case 'B': case '?': case 's': case 'p': size = 1; break;
+    case 'h': case 'H': case 'e': size = 2; break;
+    case 'i': case 'I': case 'f': size = 4; break;
+    case 'l': case 'L': size = native ? 8 : 4; break;
+    case 'q': case 'Q': case 'd': size = 8; break;
+    case 'n': case 'N': case 'P': size = native ? 8 : 0; break;
+    default: return -1;
+    }
+    /* struct aligns only native items, and never x, s, p */
+    *align = native && c != 'x' && c != 's' && c != 'p' ? size : 1;
+    return size;
+}
+
+int64_t view_format_itemsize(const char *fmt)
+{
+    int native = 1;
+    const char *p = fmt;
+    if (*p == '@' || *p == '=' || *p == '<' || *p == '>' || *p == '!') {
+        native = *p == '@';
+        p++;
+    }
+    int64_t size = 0;
+    while (*p) {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            p++;
+            continue;
+        }
+        int64_t count = 1;
+        if (*p >= '0' && *p <= '9') {
+            count = 0;
+            while (*p >= '0' && *p <= '9') {
+                count = count * 10 + (*p - '0');
+                if (count > (1LL << 40))
+                    return -1;
+                p++;
+            }
+            if (!*p)
+                return -2; /* a count with no code */
+        }
+        int align = 1;
+        int sz = code_size(*p, native, &align);
+        if (sz <= 0)
+            return -1; /* PEP 3118 extension or a mode change: not checked */
+        if (align > 1 && size % align)
+            size += align - size % align;
+        size += count * sz;
+        if (size > (1LL << 50))
+            return -1;
+        p++;
+    }
+    return size;
+}
+
+/* ---- rules ------------------------------------------------------------ */
+
+typedef struct {
+    bs_view_violation *out;
+    int max, n;
+    uint64_t seen; /* one finding per check per view */
+} viol_list;
+
+__attribute__((format(printf, 3, 4)))
+static void add(viol_list *l, bs_check_id check, const char *fmt, ...)
+{
+    if (l->n >= l->max || check >= 64 || (l->seen & (1ull << check)))
+        return;
+    l->seen |= 1ull << check;
+    bs_view_violation *v = &l->out[l->n++];
+    v->check = check;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->detail, sizeof v->detail, fmt, ap);
+    va_end(ap);
+}
+
+/* The geometry is readable and sane enough to reason about layout. */
+static int geometry_ok(const bs_view_snapshot *s)
+{
+    const bs_view_fields *v = &s->v;
+    if (v->ndim < 0 || v->ndim > BS_SNAP_MAX_NDIM || v->itemsize <= 0 || v->len < 0)
+        return 0;
+    if (s->read & (BS_SNAP_SHAPE_BAD | BS_SNAP_STRIDES_BAD | BS_SNAP_SUBOFFSETS_BAD))
+        return 0;
+    if (v->ndim > 0 && v->shape && !(s->read & BS_SNAP_SHAPE_READ))
+        return 0;
+    if (v->ndim > 1 && !v->shape)
+        return 0;
+    for (int32_t i = 0; i < s->nitems && (s->read & BS_SNAP_SHAPE_READ); i++)
+        if (s->shape[i] < 0)
+            return 0;
+    return 1;
+}
+
+/* Abstract.c's _IsCContiguous / _IsFortranContiguous over the snapshot. */
+static int is_c(const bs_view_snapshot *s)
+{
+    if (s->v.len == 0 || !s->v.strides)
+        return 1;
+    if (!(s->read & BS_SNAP_SHAPE_READ) || !(s->read & BS_SNAP_STRIDES_READ))
+        return s->nitems == 0;
+    int64_t sd = s->v.itemsize;
+    for (int32_t i = s->nitems - 1; i >= 0; i--) {
+        int64_t dim = s->shape[i];
+        if (dim > 1 && s->strides[i] != sd)
+            return 0;
+        if (__builtin_mul_overflow(sd, dim, &sd))
+            return 0;
+    }
+    return 1;
+}
+
+static int is_f(const bs_view_snapshot *s)
+{
+    if (s->v.len == 0)
+        return 1;
+    if (!s->v.strides) {
+        if (s->v.ndim <= 1)
+            return 1;
+        if (!(s->read & BS_SNAP_SHAPE_READ))
+            return 0;
+        int sd = 0;
+        for (int32_t i = 0; i < s->nitems; i++)
+            if (s->shape[i] > 1)
+                sd++;
+        return sd <= 1;
+    }
+    if (!(s->read & BS_SNAP_SHAPE_READ) || !(s->read & BS_SNAP_STRIDES_READ))
+        return s->nitems == 0;
+    int64_t sd = s->v.itemsize;
+    for (int32_t i = 0; i < s->nitems; i++) {
+        int64_t dim = s->shape[i];
+        if (dim > 1 && s->strides[i] != sd)
+            return 0;
+        if (__builtin_mul_overflow(sd, dim, &sd))
+            return 0;
+    }
+    return 1;
+}
+
+int view_is_contiguous(const bs_view_snapshot *s, char order)
+{
+    if (s->v.suboffsets)
+        return 0;
+    if (order == 'C')
+        return is_c(s);
+    if (order == 'F')
+        return is_f(s);
+    if (order == 'A')
+        return is_c(s) || is_f(s);
+    return 0;
+}
+
+#define HAS(flags, bits) (((flags) & (bits)) == (bits))
+
+int view_check_export(const bs_view_snapshot *s, bs_view_violation *out, int max)
+{
+    viol_list l = {out, max, 0, 0};
+    const bs_view_fields *v = &s->v;
+    int32_t fl = s->flags;
+
+    /* Which fields each request type allows (c-api/buffer.html tables). */
+    if (v->format && !HAS(fl, BS_PYBUF_FORMAT))
+        add(&l, BS_CHECK_FIELD_NOT_REQUESTED, "format is set (\"%s\") but the request lacks PyBUF_FORMAT",
+            (s->read & BS_SNAP_FORMAT_READ) ? s->format : "?");
+    else if (v->shape && !HAS(fl, BS_PYBUF_ND))
+        add(&l, BS_CHECK_FIELD_NOT_REQUESTED, "shape is set but the request lacks PyBUF_ND");
+    else if (v->strides && !HAS(fl, BS_PYBUF_STRIDES))
+        add(&l, BS_CHECK_FIELD_NOT_REQUESTED, "strides is set but the request lacks PyBUF_STRIDES");
+    else if (v->suboffsets && !HAS(fl, BS_PYBUF_INDIRECT))
+        add(&l, BS_CHECK_FIELD_NOT_REQUESTED, "suboffsets is set but the request lacks PyBUF_INDIRECT");
+
+    if (!v->format && HAS(fl, BS_PYBUF_FORMAT))
+        add(&l, BS_CHECK_FIELD_MISSING, "format is NULL under PyBUF_FORMAT");
+    else if (!v->shape && HAS(fl, BS_PYBUF_ND) && v->ndim > 0)
+        add(&l, BS_CHECK_FIELD_MISSING, "shape is NULL under PyBUF_ND with ndim=%d", (int)v->ndim);
+    else if (!v->strides && HAS(fl, BS_PYBUF_STRIDES) && v->ndim > 0)
+        add(&l, BS_CHECK_FIELD_MISSING, "strides is NULL under PyBUF_STRIDES with ndim=%d",
+            (int)v->ndim);
+
+    /* The geometry (bad-view-fields). */
+    if (v->ndim < 0 || v->ndim > BS_SNAP_MAX_NDIM)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "ndim=%d is outside 0..%d", (int)v->ndim, BS_SNAP_MAX_NDIM);
+    else if (v->itemsize <= 0)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "itemsize=%lld is not positive", (long long)v->itemsize);
+    else if (v->len < 0)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "len=%lld is negative", (long long)v->len);
+    else if (!v->buf && v->len > 0)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "buf is NULL with len=%lld", (long long)v->len);
+    else if (s->read & BS_SNAP_FORMAT_BAD)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "format points to unreadable memory (0x%llx)",
+            (unsigned long long)v->format);
+    else if (s->read & BS_SNAP_SHAPE_BAD)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "shape points to unreadable memory (0x%llx) with ndim=%d",
+            (unsigned long long)v->shape, (int)v->ndim);
+    else if (s->read & BS_SNAP_STRIDES_BAD)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "strides points to unreadable memory (0x%llx) with ndim=%d",
+            (unsigned long long)v->strides, (int)v->ndim);
+    else if (s->read & BS_SNAP_SUBOFFSETS_BAD)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS,
+            "suboffsets points to unreadable memory (0x%llx) with ndim=%d",
+            (unsigned long long)v->suboffsets, (int)v->ndim);
+    if (!(l.seen & (1ull << BS_CHECK_BAD_VIEW_FIELDS)) && (s->read & BS_SNAP_SHAPE_READ)) {
+        int64_t prod = v->itemsize;
+        int overflow = 0;
+        for (int32_t i = 0; i < s->nitems; i++) {
+            if (s->shape[i] < 0) {
+                add(&l, BS_CHECK_BAD_VIEW_FIELDS, "shape[%d]=%lld is negative", (int)i,
+                    (long long)s->shape[i]);
+                break;
+            }
+            overflow |= __builtin_mul_overflow(prod, s->shape[i], &prod);
+        }
+        if (!(l.seen & (1ull << BS_CHECK_BAD_VIEW_FIELDS)) && (overflow || prod != v->len))
+            add(&l, BS_CHECK_BAD_VIEW_FIELDS, "len=%lld but itemsize * prod(shape) = %s%lld",
+                (long long)v->len, overflow ? "overflow, " : "", (long long)prod);
+    }
+    if (!(l.seen & (1ull << BS_CHECK_BAD_VIEW_FIELDS)) && (s->read & BS_SNAP_FORMAT_READ) &&
+        v->itemsize > 0) {
+        int64_t fsize = view_format_itemsize(s->format);
+        if (fsize == -2)
+            add(&l, BS_CHECK_BAD_VIEW_FIELDS, "format \"%s\" is malformed", s->format);
+        else if (fsize >= 0 && fsize != v->itemsize)
+            add(&l, BS_CHECK_BAD_VIEW_FIELDS, "format \"%s\" has item size %lld but itemsize=%lld",
+                s->format, (long long)fsize, (long long)v->itemsize);
+    }
+    if (!(l.seen & (1ull << BS_CHECK_BAD_VIEW_FIELDS)) && (s->read & BS_SNAP_SUBOFFSETS_READ) &&
+        s->nitems > 0) {
+        int any = 0;
+        for (int32_t i = 0; i < s->nitems; i++)
+            any |= s->suboffsets[i] >= 0;
+        if (!any)
+            add(&l, BS_CHECK_BAD_VIEW_FIELDS,
+                "every suboffsets entry is negative: suboffsets must then be NULL");
+    }
+
+    /* Contiguity requests, and the C layout any request without
+     * PyBUF_STRIDES implies. */
+    if (geometry_ok(s)) {
+        const char *want = NULL;
+        char order = 0;
+        if (HAS(fl, BS_PYBUF_C_CONTIGUOUS))
+            order = 'C', want = "PyBUF_C_CONTIGUOUS";
+        else if (HAS(fl, BS_PYBUF_F_CONTIGUOUS))
+            order = 'F', want = "PyBUF_F_CONTIGUOUS";
+        else if (HAS(fl, BS_PYBUF_ANY_CONTIGUOUS))
+            order = 'A', want = "PyBUF_ANY_CONTIGUOUS";
+        else if (!HAS(fl, BS_PYBUF_STRIDES) && (v->strides || v->suboffsets))
+            order = 'C', want = "a request without PyBUF_STRIDES (C-contiguous memory)";
+        if (order && !view_is_contiguous(s, order))
+            add(&l, BS_CHECK_NOT_CONTIGUOUS, "%s was answered with %s memory", want,
+                v->suboffsets ? "indirect (suboffsets)" : "non-contiguous (strides)");
+    }
+    return l.n;
+}

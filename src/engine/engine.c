@@ -81,7 +81,8 @@ bs_engine *engine_new(const bs_options *opts, bs_finding_sink sink, void *sink_c
     e->sink = sink;
     e->sink_ctx = sink_ctx;
     if (u64map_init(&e->by_view, 1024) < 0 || u64map_init(&e->by_obj, 1024) < 0 ||
-        u64map_init(&e->string_ids, 256) < 0 || u64map_init(&e->answers, 1024) < 0) {
+        u64map_init(&e->string_ids, 256) < 0 || u64map_init(&e->answers, 1024) < 0 ||
+        u64map_init(&e->tomb_head, 1024) < 0) {
         engine_free(e);
         return NULL;
     }
@@ -112,6 +113,7 @@ void engine_free(bs_engine *e)
     u64map_destroy(&e->by_view);
     u64map_destroy(&e->by_obj);
     u64map_destroy(&e->string_ids);
+    u64map_destroy(&e->tomb_head);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
@@ -170,6 +172,7 @@ static void unlink_export(bs_engine *e, export_rec *x, exporter_rec *owner)
     if (x->next)
         x->next->prev = x->prev;
     e->nlive--;
+    itree_remove(&e->by_mem, x);
     if (x->in_view_map && u64map_get(&e->by_view, x->view) == x)
         u64map_del(&e->by_view, x->view);
     if (owner) {
@@ -185,7 +188,11 @@ static void unlink_export(bs_engine *e, export_rec *x, exporter_rec *owner)
 
 static void add_tombstone(bs_engine *e, const export_rec *x, const bs_event *rel)
 {
-    tombstone *t = &e->tomb[e->tomb_next++ % N_TOMBSTONES];
+    uint64_t seq = ++e->tomb_next; /* 1-based */
+    tombstone *t = &e->tomb[(seq - 1) % N_TOMBSTONES];
+    /* the entry overwritten was the newest of its object: forget the chain */
+    if (t->seq && (uint64_t)(uintptr_t)u64map_get(&e->tomb_head, t->obj) == t->seq)
+        u64map_del(&e->tomb_head, t->obj);
     t->view = x->view;
     t->obj = x->obj;
     t->buf = x->v.buf;
@@ -197,15 +204,23 @@ static void add_tombstone(bs_engine *e, const export_rec *x, const bs_event *rel
     t->flags = x->flags;
     t->release_stack = rel ? rel->stack : 0;
     t->release_thread = rel ? rel->thread : 0;
+    t->seq = seq;
+    t->prev_seq = (uint64_t)(uintptr_t)u64map_get(&e->tomb_head, x->obj);
+    u64map_put(&e->tomb_head, x->obj, (void *)(uintptr_t)seq);
 }
 
-/* Drops every tombstone of OBJ: the object is gone, its address may be reused. */
+/* Drops every tombstone of OBJ: the object is gone, its address may be
+ * reused. Follows OBJ's chain; an entry the ring has overwritten ends it. */
 static void forget_tombstones(bs_engine *e, uint64_t obj)
 {
-    size_t n = e->tomb_next < N_TOMBSTONES ? e->tomb_next : N_TOMBSTONES;
-    for (size_t i = 0; i < n; i++)
-        if (e->tomb[i].obj == obj)
-            memset(&e->tomb[i], 0, sizeof e->tomb[i]);
+    uint64_t seq = (uint64_t)(uintptr_t)u64map_del(&e->tomb_head, obj);
+    while (seq && e->tomb_next - seq < N_TOMBSTONES) {
+        tombstone *t = &e->tomb[(seq - 1) % N_TOMBSTONES];
+        if (t->seq != seq || t->obj != obj)
+            break;
+        seq = t->prev_seq;
+        memset(t, 0, sizeof *t);
+    }
 }
 
 void engine_emit(bs_engine *e, bs_finding *f)
@@ -268,6 +283,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
          * from the view map. */
         u64map_del(&e->by_view, ev->view);
         old->in_view_map = 0;
+        itree_remove(&e->by_mem, old);
     }
     export_rec *x = e->free_exports;
     if (x) {
@@ -287,6 +303,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
     x->in_view_map = 1;
     x->consumer = ev->consumer;
     u64map_put(&e->by_view, ev->view, x);
+    itree_insert(&e->by_mem, x);
     x->next = e->live;
     if (e->live)
         e->live->prev = x;

@@ -8,6 +8,7 @@
 
 #include "../common/u64map.h"
 #include "engine.h"
+#include "itree.h"
 
 /* Another export of the same memory seen live during a watched export's
  * hold: a likely writer when the bytes change. */
@@ -36,6 +37,11 @@ typedef struct export_rec {
     struct export_rec *watch_prev, *watch_next; /* live exports with a hash */
     int nothers;
     bs_other_export others[BS_MAX_OTHERS];
+    /* interval index of live exports by memory (itree.c) */
+    struct export_rec *it_left, *it_right;
+    uint64_t it_maxend;
+    uint32_t it_prio;
+    int indexed;
 } export_rec;
 
 typedef struct {
@@ -50,6 +56,8 @@ typedef struct {
     int64_t len;
     uint32_t acquire_stack, release_stack, acquire_thread, release_thread, type_name;
     int32_t flags;
+    uint64_t seq;      /* 1 + its number in the ring's history; 0 = empty */
+    uint64_t prev_seq; /* the previous tombstone of the same obj, or 0 */
 } tombstone;
 
 #define N_TOMBSTONES 4096
@@ -65,9 +73,11 @@ struct bs_engine {
     u64map by_view;      /* view -> export_rec */
     u64map by_obj;       /* obj -> exporter_rec */
     export_rec *live;    /* list head */
+    export_rec *by_mem;  /* interval index of the live exports in by_view */
     size_t nlive;
     tombstone tomb[N_TOMBSTONES];
     size_t tomb_next;
+    u64map tomb_head;    /* obj -> seq of its newest tombstone */
     char **strings;
     size_t nstrings, capstrings;
     u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */

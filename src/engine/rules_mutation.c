@@ -35,13 +35,6 @@ int engine_wants_hash(const bs_options *o, int32_t flags, int readonly, uint32_t
            o->severity[BS_CHECK_MUTATED_WHILE_SHARED] != BS_SEV_OFF;
 }
 
-static int overlaps(uint64_t a, int64_t alen, uint64_t b, int64_t blen)
-{
-    if (alen <= 0 || blen <= 0)
-        return 0;
-    return a < b + (uint64_t)blen && b < a + (uint64_t)alen;
-}
-
 /* Remembers another export live during W's hold; writers take precedence
  * over readers when the list is full. */
 static void add_other(export_rec *w, uint32_t stack, uint32_t thread, uint32_t type_name,
@@ -105,6 +98,40 @@ static void report_writable_shared(bs_engine *e, export_rec *old, const bs_event
     engine_emit(e, &f);
 }
 
+/* Overlapping live exports visited per export: enough to fill the witness
+ * lists (BS_MAX_OTHERS) many times over, bounded for exporters shared by
+ * thousands of holders. */
+#define WITNESS_LIMIT 256
+
+static uint64_t end_of_range(uint64_t buf, int64_t len)
+{
+    uint64_t end = buf + (uint64_t)len;
+    return end < buf ? UINT64_MAX : end;
+}
+
+typedef struct {
+    const bs_event *ev; /* a new export: the witness */
+    export_rec *x;      /* a new watched export: collects witnesses */
+    int new_writes;
+} witness_ctx;
+
+static int witness_new(export_rec *w, void *arg)
+{
+    const witness_ctx *c = arg;
+    if (w->hashed)
+        add_other(w, c->ev->stack, c->ev->thread, c->ev->type_name, c->ev->flags,
+                  c->new_writes);
+    return 0;
+}
+
+static int witness_old(export_rec *y, void *arg)
+{
+    const witness_ctx *c = arg;
+    if (y != c->x)
+        add_other(c->x, y->stack, y->thread, y->type_name, y->flags, may_write(y));
+    return 0;
+}
+
 void mutation_on_export(bs_engine *e, const bs_event *ev)
 {
     exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
@@ -126,9 +153,11 @@ void mutation_on_export(bs_engine *e, const bs_event *ev)
         }
     }
     /* every watched export of the same memory gets this one as a witness */
-    for (export_rec *w = e->watched; w; w = w->watch_next)
-        if (overlaps(w->v.buf, w->v.len, ev->v.buf, ev->v.len))
-            add_other(w, ev->stack, ev->thread, ev->type_name, ev->flags, new_writes);
+    if (e->watched && ev->v.len > 0) {
+        witness_ctx c = {ev, NULL, new_writes};
+        itree_query(e->by_mem, ev->v.buf, end_of_range(ev->v.buf, ev->v.len), WITNESS_LIMIT,
+                    witness_new, &c);
+    }
 }
 
 void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
@@ -141,11 +170,12 @@ void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
     if (e->watched)
         e->watched->watch_prev = x;
     e->watched = x;
-    /* exports of the same memory already live (newest first, bounded) */
-    int budget = 1024;
-    for (export_rec *y = e->live; y && budget--; y = y->next)
-        if (y != x && y->in_view_map && overlaps(x->v.buf, x->v.len, y->v.buf, y->v.len))
-            add_other(x, y->stack, y->thread, y->type_name, y->flags, may_write(y));
+    /* exports of the same memory already live (bounded) */
+    if (x->v.len > 0) {
+        witness_ctx c = {NULL, x, 0};
+        itree_query(e->by_mem, x->v.buf, end_of_range(x->v.buf, x->v.len), WITNESS_LIMIT,
+                    witness_old, &c);
+    }
 }
 
 void mutation_forget(bs_engine *e, export_rec *x)

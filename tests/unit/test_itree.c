@@ -1,0 +1,95 @@
+/* The interval index of live exports (src/engine/itree.c) against a brute
+ * force scan: random inserts, removals and queries, wrap-around and empty
+ * intervals, and the visit limit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/engine/registry.h"
+#include "check.h"
+
+#define N 2000
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+typedef struct {
+    unsigned char seen[N];
+    export_rec *base;
+    int count;
+} visit_log;
+
+static int record(export_rec *x, void *arg)
+{
+    visit_log *l = arg;
+    l->seen[x - l->base]++;
+    l->count++;
+    return 0;
+}
+
+static int overlaps(const export_rec *x, uint64_t lo, uint64_t hi)
+{
+    if (x->v.len <= 0 || hi <= lo)
+        return 0; /* an empty range overlaps nothing */
+    uint64_t end = x->v.buf + (uint64_t)x->v.len;
+    if (end < x->v.buf)
+        end = UINT64_MAX;
+    return x->v.buf < hi && lo < end;
+}
+
+int main(void)
+{
+    export_rec *recs = calloc(N, sizeof *recs);
+    int in[N] = {0};
+    export_rec *root = NULL;
+    long queries = 0, matches = 0;
+    for (int step = 0; step < 200000; step++) {
+        int i = (int)(next() % N);
+        if (next() % 2) {
+            if (in[i]) {
+                itree_remove(&root, &recs[i]);
+                in[i] = 0;
+            } else {
+                /* clustered addresses (many exports of the same memory), a
+                 * few huge and wrapping ranges, some empty ones */
+                recs[i].v.buf = (next() % 4 ? 0x10000 + (next() % 64) * 16 : next());
+                recs[i].v.len = (int64_t)(next() % 10 == 0 ? 0 : next() % 200);
+                if (next() % 500 == 0)
+                    recs[i].v.len = INT64_MAX;
+                itree_insert(&root, &recs[i]);
+                in[i] = recs[i].v.len > 0;
+            }
+        }
+        uint64_t lo = next() % 3 ? 0x10000 + next() % 1200 : next();
+        uint64_t hi = lo + next() % 300;
+        visit_log l = {.base = recs};
+        itree_query(root, lo, hi, N + 1, record, &l);
+        queries++;
+        for (int k = 0; k < N; k++) {
+            int want = in[k] && overlaps(&recs[k], lo, hi);
+            if (l.seen[k] != want) {
+                CHECK(l.seen[k] == want);
+                fprintf(stderr, "rec %d buf %llx len %lld query [%llx,%llx) seen %d\n", k, (unsigned long long)recs[k].v.buf, (long long)recs[k].v.len, (unsigned long long)lo, (unsigned long long)hi, l.seen[k]);
+                step = 200000;
+                break;
+            }
+            matches += want;
+        }
+        /* the limit stops the visit */
+        visit_log lim = {.base = recs};
+        int n = itree_query(root, lo, hi, 3, record, &lim);
+        CHECK(n == lim.count && n <= 3 && (n == 3 || n == l.count));
+    }
+    for (int k = 0; k < N; k++)
+        if (in[k])
+            itree_remove(&root, &recs[k]);
+    CHECK(root == NULL);
+    printf("itree: %ld queries, %ld matches, all equal to a scan\n", queries, matches);
+    free(recs);
+    return checks_report();
+}

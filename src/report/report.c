@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../common/strbuf.h"
+#include "../common/u64map.h"
 #include "../stacks/depot.h"
 #include "../stacks/symbolize.h"
 #include "ci_output.h"
@@ -326,11 +327,48 @@ static void format_json(strbuf *b, const bs_finding *f, shown_stack *stacks,
     sb_puts(b, "}\n");
 }
 
+/* Decisions already taken, by (check, exporter type, stack ids): a suppressed
+ * finding that recurs a million times is symbolized and matched once. Values
+ * are the rule + 1 (as an index) or 0 + a marker for "not suppressed". */
+static u64map decided;
+
+static uint64_t decision_key(const bs_finding *f)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)f->check;
+    const char *t = f->has_exporter && f->exporter_type ? f->exporter_type : "";
+    for (; *t; t++)
+        h = (h ^ (unsigned char)*t) * 0x100000001b3ULL;
+    for (int i = 0; i < f->nstacks; i++)
+        h = (h ^ f->stacks[i].stack) * 0x100000001b3ULL + (h >> 29);
+    return u64_mix(h) | 1;
+}
+
+static int match_suppressions(const bs_finding *f);
+
 /* Is F suppressed? Matches every frame of every stack, hidden ones too. */
 static int suppressed(const bs_finding *f)
 {
     if (!suppressions.n)
         return 0;
+    if (!decided.cap)
+        u64map_init(&decided, 64);
+    uint64_t key = decision_key(f);
+    uintptr_t d = (uintptr_t)u64map_get(&decided, key);
+    if (d) {
+        /* 1: not suppressed; k + 2: rule k */
+        if (d == 1)
+            return 0;
+        suppressions.rules[d - 2].hits++;
+        return 1;
+    }
+    int rule = match_suppressions(f);
+    u64map_put(&decided, key, (void *)(uintptr_t)(rule < 0 ? 1 : (uintptr_t)rule + 2));
+    return rule >= 0;
+}
+
+/* Index of the rule that suppresses F (and counts it), or -1. */
+static int match_suppressions(const bs_finding *f)
+{
     const char *strs[2 * 256 * BS_MAX_FINDING_STACKS];
     size_t n = 0;
     for (int i = 0; i < f->nstacks; i++) {
@@ -350,7 +388,8 @@ static int suppressed(const bs_finding *f)
         }
     }
     bs_match_subject subj = {strs, n, f->has_exporter ? f->exporter_type : NULL};
-    return suppressions_match(&suppressions, f->check, &subj) != NULL;
+    bs_suppression *r = suppressions_match(&suppressions, f->check, &subj);
+    return r ? (int)(r - suppressions.rules) : -1;
 }
 
 void report_finding(const bs_finding *f, void *unused)

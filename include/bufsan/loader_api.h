@@ -4,7 +4,7 @@
 #ifndef BUFSAN_LOADER_API_H
 #define BUFSAN_LOADER_API_H
 
-#define BUFSAN_LOADER_API_VERSION 1
+#define BUFSAN_LOADER_API_VERSION 2
 
 typedef struct bufsan_loader_api {
     int api_version;
@@ -14,6 +14,9 @@ typedef struct bufsan_loader_api {
                                       resolve into it are interposed */
     void *next_get_buffer;         /* PyObject_GetBuffer after the loader */
     void *next_release;            /* PyBuffer_Release after the loader */
+    /* is [addr, addr+len) in anonymous readable memory the program mapped
+       through the PLT and has not unmapped since (the object arenas)? */
+    int (*mapped_contains)(unsigned long long addr, unsigned long long len);
     /* filled by the core; NULL until it is ready */
     int (*get_buffer)(void *obj, void *view, int flags);
     void (*release)(void *view);

@@ -25,6 +25,7 @@
 #include "../stacks/symbolize.h"
 #include "../trace/writer.h"
 #include "core.h"
+#include "../common/safe_read.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -276,6 +277,13 @@ static int core_exit_status(int status)
            (unsigned long long)bs_stat.callsite_releases,
            (unsigned long long)bs_stat.callsite_release_events,
            (unsigned long long)bs_stat.deallocs_with_state, depot_size());
+    bs_safe_read_stats sr;
+    safe_read_stats(&sr);
+    bs_log("stats: view reads: %llu trusted, %llu in loaded objects, %llu in the break heap, "
+           "%llu in mapped arenas, %llu through the kernel",
+           (unsigned long long)sr.direct, (unsigned long long)sr.module,
+           (unsigned long long)sr.heap, (unsigned long long)sr.mapped,
+           (unsigned long long)sr.syscall);
     if (report_error_count() && status == 0)
         status = (int)bs_core_state.opts.exitcode;
     trace_close(status);
@@ -396,6 +404,12 @@ static void fatal_options(const char *msg)
 EXPORT int bufsan_core_start(bufsan_loader_api *api)
 {
     bs_core *c = &bs_core_state;
+    if (api->api_version != BUFSAN_LOADER_API_VERSION) {
+        fprintf(stderr, "==%d==WARNING: bufsan: the loader and the core were built from different "
+                "versions (api %d, core %d); running without bufsan\n", (int)getpid(),
+                api->api_version, BUFSAN_LOADER_API_VERSION);
+        return -1;
+    }
     c->api = api;
     char err[512];
     bs_options_defaults(&c->opts);
@@ -454,6 +468,8 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
         bs_log("PySys_AddAuditHook failed");
         return -1;
     }
+    if (api->mapped_contains)
+        safe_read_set_region_query(api->mapped_contains);
     api->get_buffer = callsite_get_buffer;
     api->release = callsite_release;
     api->exit_status = core_exit_status;

@@ -8,6 +8,7 @@
 #include "safe_read.h"
 
 #include <link.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,16 @@ typedef struct {
 static seg_table *_Atomic segs;
 static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t misses; /* counters: racy by design, statistics only */
-static uint64_t n_direct, n_module, n_syscall, n_refresh;
+static uint64_t n_direct, n_module, n_heap, n_mapped, n_syscall, n_refresh;
+static int (*region_query)(unsigned long long, unsigned long long);
+
+void safe_read_set_region_query(int (*query)(unsigned long long, unsigned long long))
+{
+    region_query = query;
+}
+
+static uint64_t heap_start; /* see in_brk_heap */
+static void find_heap_start(void);
 
 typedef struct {
     seg_table *t;
@@ -76,6 +86,8 @@ static void refresh(void)
             b.t->subs = b.subs;
             qsort(b.t->r, b.t->n, sizeof b.t->r[0], cmp_range);
             segs = b.t; /* the old table stays allocated: readers may hold it */
+            if (!heap_start)
+                find_heap_start();
             n_refresh++;
         }
     }
@@ -110,14 +122,63 @@ static int in_segments(uint64_t addr, size_t len)
     return 0;
 }
 
+/* getpid() is a system call in this glibc: cache it, per process. */
+static pid_t _Atomic cached_pid;
+
+static void forget_pid(void) { cached_pid = 0; }
+
+static void watch_fork(void) { pthread_atfork(NULL, NULL, forget_pid); }
+
+static pid_t self_pid(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pid_t p = cached_pid;
+    if (!p) {
+        pthread_once(&once, watch_fork);
+        p = getpid();
+        cached_pid = p;
+    }
+    return p;
+}
+
 /* Largest readable prefix through the kernel. */
 static size_t read_syscall(void *dst, uint64_t addr, size_t len)
 {
     n_syscall++;
     struct iovec local = {dst, len};
     struct iovec remote = {(void *)(uintptr_t)addr, len};
-    ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    ssize_t n = process_vm_readv(self_pid(), &local, 1, &remote, 1, 0);
     return n > 0 ? (size_t)n : 0;
+}
+
+/* The main arena of malloc: the program break's heap, [heap_start, sbrk(0)).
+ * It is one contiguous mapping that only ever moves its top, and sbrk(0)
+ * reads glibc's cached break without a system call, so an address below the
+ * current break and above the start is mapped (memory above a live
+ * allocation is never trimmed). Shape and strides arrays that exporters
+ * malloc (numpy's dimensions, _testbuffer's) mostly live here. */
+static void find_heap_start(void)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi;
+        if (strstr(line, "[heap]") && sscanf(line, "%llx-%llx", &lo, &hi) == 2) {
+            heap_start = lo;
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static int in_brk_heap(uint64_t addr, size_t len)
+{
+    if (!heap_start)
+        return 0;
+    uint64_t top = (uint64_t)(uintptr_t)sbrk(0);
+    return addr >= heap_start && addr + len <= top && addr + len >= addr;
 }
 
 /* Direct copy of memory known to be mapped; a string stops after its NUL
@@ -161,6 +222,14 @@ size_t safe_read(void *dst, uint64_t addr, size_t len, int string, void *ctx)
         n_module++;
         return copy_direct(dst, addr, len, string);
     }
+    if (in_brk_heap(addr, len)) {
+        n_heap++;
+        return copy_direct(dst, addr, len, string);
+    }
+    if (region_query && region_query(addr, len)) {
+        n_mapped++;
+        return copy_direct(dst, addr, len, string);
+    }
     if (++misses > 4096)
         refresh();
     return read_syscall(dst, addr, len);
@@ -170,6 +239,8 @@ void safe_read_stats(bs_safe_read_stats *out)
 {
     out->direct = n_direct;
     out->module = n_module;
+    out->heap = n_heap;
+    out->mapped = n_mapped;
     out->syscall = n_syscall;
     out->refresh = n_refresh;
 }

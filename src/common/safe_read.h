@@ -1,7 +1,9 @@
 /* Reading memory of this process through a pointer that may be wild,
  * without faulting. Ranges the caller vouches for (the Py_buffer itself, the
- * exporter object) and the loaded ELF segments (string literals such as the
- * "B" of PyBuffer_FillInfo) are read directly; anything else goes through
+ * exporter object), the loaded ELF segments (string literals such as the
+ * "B" of PyBuffer_FillInfo), malloc's break heap and the regions the
+ * loader saw mapped (safe_read_set_region_query) are read directly;
+ * anything else goes through
  * process_vm_readv on our own pid, which the kernel checks page by page.
  * Async-signal-unsafe (the segment cache takes a lock when it refreshes), no
  * Python. */
@@ -26,9 +28,13 @@ typedef struct {
  * shape. */
 size_t safe_read(void *dst, uint64_t addr, size_t len, int string, void *ctx);
 
+/* Another source of memory known to be mapped: the loader's record of the
+ * anonymous regions the program mapped (the interpreter's arenas). */
+void safe_read_set_region_query(int (*query)(unsigned long long addr, unsigned long long len));
+
 /* Counters for measurements and tests. */
 typedef struct {
-    uint64_t direct, module, syscall, refresh;
+    uint64_t direct, module, heap, mapped, syscall, refresh;
 } bs_safe_read_stats;
 void safe_read_stats(bs_safe_read_stats *out);
 

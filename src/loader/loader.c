@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bufsan/loader_api.h"
+#include "mapped.h"
 
 int PyObject_GetBuffer(void *obj, void *view, int flags);
 void PyBuffer_Release(void *view);
@@ -91,6 +92,8 @@ __attribute__((constructor)) static void bufsan_loader_init(void)
     api.loader_base = self.dli_fbase;
     api.next_get_buffer = dlsym(RTLD_NEXT, "PyObject_GetBuffer");
     api.next_release = dlsym(RTLD_NEXT, "PyBuffer_Release");
+    api.mapped_contains = mapped_contains;
+    mapped_start_recording();
     start(&api);
 }
 

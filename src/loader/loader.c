@@ -4,8 +4,11 @@
  * version through dlsym, loads the matching core from its own directory and
  * starts it (the core adds an audit hook before Py_Initialize).
  * It also owns what must be interposed by symbol: main's exit status
- * (__libc_start_main, exit) and, where the interpreter lets calls be
- * interposed, PyObject_GetBuffer / PyBuffer_Release. */
+ * (__libc_start_main, exit), where the interpreter lets calls be
+ * interposed PyObject_GetBuffer / PyBuffer_Release, and mmap / munmap /
+ * mremap / mprotect (mapped.c: forwarded as the same system calls; in a
+ * Python process the regions are recorded so that view arrays in the
+ * interpreter's arenas can be read without a system call). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <limits.h>

@@ -12,7 +12,6 @@
  * spin lock that a forked child resets. A region munmap'd or mremap'd, even
  * in part, is dropped whole: it is then read the slow way. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -103,14 +102,8 @@ int mapped_contains(unsigned long long addr, unsigned long long len)
     return ok;
 }
 
-static void *sys_result(long r)
-{
-    if (r < 0 && r > -4096) {
-        errno = (int)-r;
-        return MAP_FAILED;
-    }
-    return (void *)r;
-}
+/* syscall() returns -1 and sets errno on failure, like the libc wrappers. */
+static void *sys_result(long r) { return r == -1 ? MAP_FAILED : (void *)r; }
 
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
@@ -139,12 +132,7 @@ EXPORT int munmap(void *addr, size_t len)
         drop(s, s + len);
         unlock();
     }
-    long r = syscall(SYS_munmap, addr, len);
-    if (r < 0) {
-        errno = (int)-r;
-        return -1;
-    }
-    return 0;
+    return syscall(SYS_munmap, addr, len) == -1 ? -1 : 0;
 }
 
 EXPORT int mprotect(void *addr, size_t len, int prot)
@@ -155,12 +143,7 @@ EXPORT int mprotect(void *addr, size_t len, int prot)
         drop(s, s + len);
         unlock();
     }
-    long r = syscall(SYS_mprotect, addr, len, prot);
-    if (r < 0) {
-        errno = (int)-r;
-        return -1;
-    }
-    return 0;
+    return syscall(SYS_mprotect, addr, len, prot) == -1 ? -1 : 0;
 }
 
 EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)

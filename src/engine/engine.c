@@ -172,7 +172,7 @@ static void unlink_export(bs_engine *e, export_rec *x, exporter_rec *owner)
     if (x->next)
         x->next->prev = x->prev;
     e->nlive--;
-    itree_remove(&e->by_mem, x);
+    mutation_on_gone(e, x);
     if (x->in_view_map && u64map_get(&e->by_view, x->view) == x)
         u64map_del(&e->by_view, x->view);
     if (owner) {
@@ -283,7 +283,6 @@ static void on_export(bs_engine *e, const bs_event *ev)
          * from the view map. */
         u64map_del(&e->by_view, ev->view);
         old->in_view_map = 0;
-        itree_remove(&e->by_mem, old);
     }
     export_rec *x = e->free_exports;
     if (x) {
@@ -303,7 +302,6 @@ static void on_export(bs_engine *e, const bs_event *ev)
     x->in_view_map = 1;
     x->consumer = ev->consumer;
     u64map_put(&e->by_view, ev->view, x);
-    itree_insert(&e->by_mem, x);
     x->next = e->live;
     if (e->live)
         e->live->prev = x;

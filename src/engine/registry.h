@@ -37,7 +37,7 @@ typedef struct export_rec {
     struct export_rec *watch_prev, *watch_next; /* live exports with a hash */
     int nothers;
     bs_other_export others[BS_MAX_OTHERS];
-    /* interval index of live exports by memory (itree.c) */
+    /* interval index of the watched exports by memory (itree.c) */
     struct export_rec *it_left, *it_right;
     uint64_t it_maxend;
     uint32_t it_prio;
@@ -73,7 +73,7 @@ struct bs_engine {
     u64map by_view;      /* view -> export_rec */
     u64map by_obj;       /* obj -> exporter_rec */
     export_rec *live;    /* list head */
-    export_rec *by_mem;  /* interval index of the live exports in by_view */
+    export_rec *by_mem;  /* interval index of the watched exports (rules_mutation.c) */
     size_t nlive;
     tombstone tomb[N_TOMBSTONES];
     size_t tomb_next;
@@ -103,6 +103,9 @@ void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev);
 void mutation_on_observe(bs_engine *e, const bs_event *ev);
 void mutation_on_release(bs_engine *e, export_rec *x, const bs_event *ev);
 void mutation_forget(bs_engine *e, export_rec *x);
+/* X is released or dies with its exporter: a witness for the watched
+ * exports of the same memory. */
+void mutation_on_gone(bs_engine *e, export_rec *x);
 
 /* rules_writable.c */
 void writable_on_export(bs_engine *e, const bs_event *ev);

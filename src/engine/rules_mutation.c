@@ -111,7 +111,7 @@ static uint64_t end_of_range(uint64_t buf, int64_t len)
 
 typedef struct {
     const bs_event *ev; /* a new export: the witness */
-    export_rec *x;      /* a new watched export: collects witnesses */
+    export_rec *x;      /* an export that goes: the witness */
     int new_writes;
 } witness_ctx;
 
@@ -124,11 +124,13 @@ static int witness_new(export_rec *w, void *arg)
     return 0;
 }
 
-static int witness_old(export_rec *y, void *arg)
+/* A watched export W sees the export C->x go. */
+static int witness_gone(export_rec *w, void *arg)
 {
     const witness_ctx *c = arg;
-    if (y != c->x)
-        add_other(c->x, y->stack, y->thread, y->type_name, y->flags, may_write(y));
+    const export_rec *y = c->x;
+    if (w != y && w->hashed)
+        add_other(w, y->stack, y->thread, y->type_name, y->flags, may_write(y));
     return 0;
 }
 
@@ -170,11 +172,31 @@ void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
     if (e->watched)
         e->watched->watch_prev = x;
     e->watched = x;
-    /* exports of the same memory already live (bounded) */
-    if (x->v.len > 0) {
+    /* The exports of the same memory live now are found when a change is
+     * reported (collect_live) or as they go (mutation_on_gone): only the
+     * watched exports are indexed, so exports that nobody watches cost no
+     * index work. */
+    itree_insert(&e->by_mem, x);
+}
+
+void mutation_on_gone(bs_engine *e, export_rec *x)
+{
+    if (e->by_mem && x->v.len > 0) {
         witness_ctx c = {NULL, x, 0};
         itree_query(e->by_mem, x->v.buf, end_of_range(x->v.buf, x->v.len), WITNESS_LIMIT,
-                    witness_old, &c);
+                    witness_gone, &c);
+    }
+}
+
+/* At a report: the exports of X's memory that are live now. */
+static void collect_live(bs_engine *e, export_rec *x)
+{
+    uint64_t end = end_of_range(x->v.buf, x->v.len);
+    for (export_rec *y = e->live; y; y = y->next) {
+        if (y == x || !y->in_view_map || y->v.len <= 0)
+            continue;
+        if (y->v.buf < end && x->v.buf < end_of_range(y->v.buf, y->v.len))
+            add_other(x, y->stack, y->thread, y->type_name, y->flags, may_write(y));
     }
 }
 
@@ -190,6 +212,7 @@ void mutation_forget(bs_engine *e, export_rec *x)
         x->watch_next->watch_prev = x->watch_prev;
     x->watch_prev = x->watch_next = NULL;
     x->hashed = 0;
+    itree_remove(&e->by_mem, x);
 }
 
 static const char *const observe_roles[] = {"observe", "dealloc", "observe"};
@@ -208,6 +231,7 @@ static void compare(bs_engine *e, export_rec *x, uint64_t buf, int64_t len, uint
         hash == x->hash)
         return;
     x->reported = 1;
+    collect_live(e, x);
     int ro = x->v.readonly != 0;
     bs_finding f = {.check = ro ? BS_CHECK_READONLY_MUTATED : BS_CHECK_MUTATED_WHILE_SHARED};
     char fl[128];

@@ -371,9 +371,47 @@ static void test_others_prefer_writers(void)
     bs_options_free(&o);
 }
 
+/* Writers that took their export before the reader's: one released during
+ * the hold (seen as it goes), one still live at the report (found then). */
+static void test_writers_from_before_the_hold(void)
+{
+    bs_options o = opts_with(NULL);
+    captured c = {0};
+    bs_engine *e = engine_new(&o, sink, &c);
+    bs_event w1 = exp_ev(0x20, 0x9000, W, 0, 41);
+    bs_event w2 = exp_ev(0x30, 0x9000, W, 0, 42);
+    engine_process(e, &w1);
+    engine_process(e, &w2);
+    bs_event far = exp_ev(0x40, 0x7000, W, 0, 43);
+    far.v.buf = 0x100000; /* other memory: never a witness */
+    engine_process(e, &far);
+    bs_event r = hashed(exp_ev(0x10, 0x9000, 0, 0, 1), &o, 111);
+    engine_process(e, &r);
+    bs_event w1r = rel_ev(0x20, 0x9000, 0);
+    w1r.hashed = 0;
+    engine_process(e, &w1r);
+    bs_event farr = rel_ev(0x40, 0x7000, 0);
+    farr.hashed = 0;
+    engine_process(e, &farr);
+    bs_event rr = rel_ev(0x10, 0x9000, 222);
+    engine_process(e, &rr);
+    const bs_finding *f = find(&c, BS_CHECK_MUTATED_WHILE_SHARED);
+    CHECK(f != NULL);
+    int saw41 = 0, saw42 = 0, saw43 = 0;
+    for (int i = 0; f && i < f->nstacks; i++) {
+        saw41 |= f->stacks[i].stack == 41 && !strcmp(f->stacks[i].role, "other");
+        saw42 |= f->stacks[i].stack == 42 && !strcmp(f->stacks[i].role, "other");
+        saw43 |= f->stacks[i].stack == 43;
+    }
+    CHECK(saw41 && saw42 && !saw43);
+    engine_free(e);
+    bs_options_free(&o);
+}
+
 int main(void)
 {
     test_reader_mutated_with_writer_listed();
+    test_writers_from_before_the_hold();
     test_unchanged_reader_is_quiet();
     test_memoryview_is_not_a_reader_unless_strict();
     test_readonly_mutated();

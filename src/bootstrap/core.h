@@ -60,6 +60,7 @@ typedef struct {
     int tid;
     void *consumer_view;
     void *releasing_view;  /* the view a call-site PyBuffer_Release is releasing */
+    void *releasing_pc;    /* and the return address into its caller */
     int nslot;
     void *slot_views[BS_MAX_SLOT_NESTING];
     /* the return address into the consumer that asked for consumer_view /
@@ -70,6 +71,8 @@ typedef struct {
     /* the view the innermost bf_getbuffer wrapper last checked: an outer,
      * forwarding exporter's wrapper does not check it again */
     void *checked_view;
+    /* stacks already captured on this thread (capture.c), malloc'd lazily */
+    struct bs_stack_cache_entry *stack_cache;
 } bs_tls;
 
 bs_tls *bs_thread(void);

@@ -73,15 +73,19 @@ void callsite_release(void *v)
         slots_check_release(o, view, &ev.contents_hash);
         bs_hash_for_release(&ev, view, o);
         if (!bs_core_state.late)
-            ev.stack = PyGILState_Check() ? capture_stack_mode(1, BS_NATIVE_FULL)
-                                          : capture_stack_nogil();
+            ev.stack = PyGILState_Check()
+                           ? capture_stack_at(BS_NATIVE_FULL, __builtin_return_address(0),
+                                              __builtin_frame_address(0), 0)
+                           : capture_stack_nogil();
         engine_process(bs_core_state.engine, &ev);
         tls->guard--;
     }
-    void *saved = tls->releasing_view;
+    void *saved = tls->releasing_view, *saved_pc = tls->releasing_pc;
     tls->releasing_view = v;
+    tls->releasing_pc = __builtin_return_address(0);
     bs_core_state.real_release(v);
     tls->releasing_view = saved;
+    tls->releasing_pc = saved_pc;
 }
 
 static int skip_own(const char *path, uintptr_t base, void *ctx)

@@ -212,8 +212,10 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_
     }
     ev.contents_hash = contents_hash;
     /* the consumer called PyObject_GetBuffer from an extension: unwind fully */
-    ev.stack = gil ? capture_stack_mode(1, tls->consumer_view == view ? BS_NATIVE_FULL
-                                                                        : BS_NATIVE_PROBE)
+    int outside = tls->consumer_view == view;
+    ev.stack = gil ? capture_stack_at(outside ? BS_NATIVE_FULL : BS_NATIVE_PROBE,
+                                      outside ? tls->consumer_pc : tls->slot_pc,
+                                      __builtin_frame_address(0), flags)
                    : capture_stack_nogil();
     ev.consumer = consumer_of(view, flags,
                               tls->consumer_view == view ? tls->consumer_pc : tls->slot_pc);
@@ -389,8 +391,10 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     /* native frames only when an extension released it (the release site);
      * the interpreter's own releases are named by their Python frames */
     if (!bs_core_state.late)
-        ev.stack = gil ? capture_stack_mode(1, tls->releasing_view == view ? BS_NATIVE_FULL
-                                                                           : BS_NATIVE_NONE)
+        ev.stack = gil ? (tls->releasing_view == view
+                              ? capture_stack_at(BS_NATIVE_FULL, tls->releasing_pc,
+                                                 __builtin_frame_address(0), 0)
+                              : capture_stack_mode(1, BS_NATIVE_NONE))
                        : capture_stack_nogil();
     if (ev.refcnt_after < ev.refcnt_before) {
         /* name the slot function: +1 because frames are return addresses */

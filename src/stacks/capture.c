@@ -6,6 +6,8 @@
 #include <libunwind.h>
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <xxhash.h>
 
 #include "../bootstrap/core.h"
 #include "capture.h"
@@ -16,6 +18,8 @@
  * interpreter (an extension calling PyObject_GetBuffer, or the C-API on its
  * behalf, e.g. PyArg_ParseTuple with "y*", is within this depth). */
 #define PROBE_FRAMES 8
+/* Room for this core's frames above them (wrappers, capture). */
+#define CORE_FRAMES 6
 
 static int inside(uintptr_t pc)
 {
@@ -58,11 +62,14 @@ static int native_part(uint64_t *pcs, int depth, int npy, bs_native_mode native)
         /* Pure-Python traffic has nothing native to show: look at the
          * innermost frames first and unwind fully only when code outside the
          * interpreter is among them (or when there is no Python stack). */
-        int n = unw_backtrace(raw, PROBE_FRAMES);
+        int n = unw_backtrace(raw, PROBE_FRAMES + CORE_FRAMES);
         int outside = npy == 0;
-        for (int k = 0; k < n && !outside; k++) {
+        for (int k = 0, seen = 0; k < n && !outside && seen < PROBE_FRAMES; k++) {
             uintptr_t pc = (uintptr_t)raw[k];
-            if (!(pc >= bs_core_state.text_start && pc < bs_core_state.text_end) && !inside(pc)) {
+            if (pc >= bs_core_state.text_start && pc < bs_core_state.text_end)
+                continue; /* this core's own frames do not count */
+            seen++;
+            if (!inside(pc)) {
                 outside = 1;
                 if (o->verbosity >= 2)
                     bs_log("consumer outside the interpreter: frame %d pc %p", k, (void *)pc);
@@ -70,7 +77,7 @@ static int native_part(uint64_t *pcs, int depth, int npy, bs_native_mode native)
         }
         if (!outside)
             n = 0;
-        else if (n == PROBE_FRAMES)
+        else if (n == PROBE_FRAMES + CORE_FRAMES)
             n = unw_backtrace(raw, full_depth);
         nn = copy_native(raw, n, pcs, depth);
     }
@@ -90,6 +97,49 @@ uint32_t capture_stack_mode(int with_python, bs_native_mode native)
     if (!npy && !nn)
         return 0;
     return depot_put(py, (uint32_t)npy, pcs, (uint32_t)nn, resolve);
+}
+
+/* Per-thread direct-mapped cache: key -> depot id. */
+#define STACK_CACHE_SIZE 4096
+struct bs_stack_cache_entry {
+    uint64_t key;
+    uint32_t id;
+};
+
+uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *sp, int32_t flags)
+{
+    const bs_options *o = &bs_core_state.opts;
+    if (!site || native == BS_NATIVE_NONE || !o->native_stacks || !o->stack_cache)
+        return capture_stack_mode(1, native);
+    bs_tls *tls = bs_thread();
+    if (!tls->stack_cache &&
+        !(tls->stack_cache = calloc(STACK_CACHE_SIZE, sizeof *tls->stack_cache)))
+        return capture_stack_mode(1, native);
+    int depth = (int)o->stack_depth;
+    uint64_t py[2 * MAX_FRAMES];
+    int npy = 0;
+    if (o->python_stacks)
+        npy = pyframes_capture(py, depth < MAX_FRAMES ? depth : MAX_FRAMES);
+    uint64_t seed = ((uint64_t)(uintptr_t)site * 0x9e3779b97f4a7c15ULL) ^
+                    ((uint64_t)(uintptr_t)sp << 7) ^ ((uint64_t)(uint32_t)flags << 40) ^
+                    (uint64_t)native;
+    uint64_t key = XXH3_64bits_withSeed(py, (size_t)npy * 2 * sizeof py[0], seed) | 1;
+    struct bs_stack_cache_entry *e = &tls->stack_cache[key & (STACK_CACHE_SIZE - 1)];
+    if (e->key == key)
+        return e->id;
+    uint64_t pcs[MAX_FRAMES];
+    int nn = native_part(pcs, depth, npy, native);
+    uint32_t id = npy || nn ? depot_put(py, (uint32_t)npy, pcs, (uint32_t)nn, resolve) : 0;
+    /* A probe that found code outside the interpreter is not remembered: at
+     * an interpreter site (PyArg_ParseTuple's "y*"), sibling extension
+     * functions with frames of the same size would share a key, and the
+     * innermost extension frame is what the report must get right. A probe
+     * that found none is: the interpreter's own chain to this site. */
+    if (native == BS_NATIVE_PROBE && nn)
+        return id;
+    e->key = key;
+    e->id = id;
+    return id;
 }
 
 uint32_t capture_stack_nogil(void)

@@ -23,6 +23,18 @@ static inline uint32_t capture_stack(int with_python)
     return capture_stack_mode(with_python, BS_NATIVE_PROBE);
 }
 
+/* The same, remembered per thread: a stack taken again at the same call
+ * site (SITE: the return address into the code that made the buffer call),
+ * at the same stack pointer (SP), with the same request FLAGS and the same
+ * Python frames is the one captured the first time, without unwinding the
+ * native stack again. For BS_NATIVE_FULL the site is in the extension, so
+ * the innermost frame is always exact; deeper native frames of two chains
+ * could only be confused if both reach that site with the same stack
+ * pointer under the same Python frames. For BS_NATIVE_PROBE only stacks
+ * without native frames (pure interpreter chains) are remembered. SITE 0:
+ * no caching. */
+uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *sp, int32_t flags);
+
 /* The same on a thread that does not hold the GIL: Python frames are read
  * from this thread's own (detached) frame chain and named without the C-API
  * (ASCII names only), so nothing calls into the interpreter. */

@@ -19,6 +19,23 @@ getargs_leak_ystar(PyObject *module, PyObject *args)
     return PyLong_FromSsize_t(view->len); /* BUG: view never released */
 }
 
+/* leak_ystar_twin(obj): leak_ystar again, with a frame of the same size but
+ * different code (so the linker cannot fold the two): called from the same
+ * Python line as leak_ystar, its export is made at the same interpreter site
+ * with the same stack pointer, and must still be reported with its own name. */
+static PyObject *
+getargs_leak_ystar_twin(PyObject *module, PyObject *args)
+{
+    Py_buffer *view = PyMem_Malloc(sizeof *view);
+    if (!view)
+        return PyErr_NoMemory();
+    if (!PyArg_ParseTuple(args, "y*", view)) {
+        PyMem_Free(view);
+        return NULL;
+    }
+    return PyLong_FromSsize_t(view->len + 1); /* BUG: view never released */
+}
+
 /* leak_wstar(b=obj): the same with "w*" and keywords. */
 static PyObject *
 getargs_leak_wstar(PyObject *module, PyObject *args, PyObject *kwds)
@@ -50,6 +67,7 @@ getargs_sum_ystar(PyObject *module, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"leak_ystar", getargs_leak_ystar, METH_VARARGS, NULL},
+    {"leak_ystar_twin", getargs_leak_ystar_twin, METH_VARARGS, NULL},
     {"leak_wstar", (PyCFunction)(void (*)(void))getargs_leak_wstar, METH_VARARGS | METH_KEYWORDS, NULL},
     {"sum_ystar", getargs_sum_ystar, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},

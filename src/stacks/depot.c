@@ -138,10 +138,8 @@ uint32_t depot_put(const uint64_t *pykeys, uint32_t npy, const uint64_t *pcs, ui
         id = insert_locked(h, w, npy, nnative, py);
     pthread_mutex_unlock(&lock);
     if (id && entries[id - 1]->words != w) {
-        for (uint32_t i = 0; i < npy; i++) {
-            free((void *)py[i].file);
-            free((void *)py[i].function);
-        }
+        /* another thread inserted it first; the resolver's strings may be
+         * shared (pyframes_resolve keeps them), so only the arrays go */
         free(py);
         free(w);
     }

@@ -22,8 +22,9 @@ typedef struct {
     const uint64_t *pcs;
 } bs_stack;
 
-/* Resolves Python frame KEY (two words) into F; strings must be malloc'd
- * (the depot takes ownership). Called without the depot lock held. */
+/* Resolves Python frame KEY (two words) into F; the strings must stay valid
+ * for the process's life (the depot never frees them; a resolver may share
+ * them between frames). Called without the depot lock held. */
 typedef void (*bs_py_resolver)(const uint64_t key[2], bs_py_frame *f);
 
 /* Stores a stack; PYKEYS holds 2*NPY words. Returns its id (0 on OOM). */

@@ -120,9 +120,11 @@ static void collect(uint32_t id, shown_stack *s)
         s->st.npy = limit;
     for (uint32_t i = 0; i < s->st.nnative && s->nnative < (int)limit && s->nnative < 256; i++) {
         bs_native_frame f;
-        if (symbolize_pc(s->st.pcs[i], &f) < 0)
+        if (symbolize_pc_name(s->st.pcs[i], &f) < 0)
             continue;
         if (s->st.npy && is_hidden(f.module))
+            continue;
+        if (symbolize_pc(s->st.pcs[i], &f) < 0)
             continue;
         s->shown_native[s->nnative] = (int)i;
         s->native[s->nnative++] = f;
@@ -381,7 +383,7 @@ static int match_suppressions(const bs_finding *f)
         }
         for (uint32_t k = 0; k < st.nnative && n + 2 <= sizeof strs / sizeof strs[0]; k++) {
             bs_native_frame nf;
-            if (symbolize_pc(st.pcs[k], &nf) < 0)
+            if (symbolize_pc_name(st.pcs[k], &nf) < 0)
                 continue;
             strs[n++] = nf.function;
             strs[n++] = nf.module;

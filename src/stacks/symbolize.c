@@ -119,11 +119,36 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static bs_native_frame *resolve_locked(uint64_t pc)
+/* A cached result; the source line is looked up only when first asked for
+ * (it loads the module's DWARF line tables: tens of MB for the
+ * interpreter, whose frames reports hide and suppressions match by name). */
+typedef struct {
+    bs_native_frame f;
+    int lines_done;
+    void *module; /* Dwfl_Module, for the line lookup later */
+} cached_frame;
+
+static void add_line_locked(cached_frame *c, uint64_t pc)
 {
-    bs_native_frame *f = calloc(1, sizeof *f);
-    if (!f)
+    c->lines_done = 1;
+    Dwfl_Module *m = c->module;
+    if (!m)
+        return;
+    Dwfl_Line *line = dwfl_module_getsrc(m, pc - 1);
+    if (line) {
+        int lineno = 0;
+        const char *src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+        if (src && lineno > 0 && (c->f.file = strdup(src)))
+            c->f.line = lineno;
+    }
+}
+
+static cached_frame *resolve_locked(uint64_t pc)
+{
+    cached_frame *c = calloc(1, sizeof *c);
+    if (!c)
         return NULL;
+    bs_native_frame *f = &c->f;
     Dwfl_Module *m = dwfl ? dwfl_addrmodule(dwfl, pc - 1) : NULL;
     if (offline_mode) {
         size_t idx = 0;
@@ -133,11 +158,12 @@ static bs_native_frame *resolve_locked(uint64_t pc)
         if (!m) {
             f->module = strdup(om ? om->path : "");
             f->offset = om ? pc - om->lo : pc;
+            c->lines_done = 1;
             if (!f->module) {
-                free(f);
+                free(c);
                 return NULL;
             }
-            return f;
+            return c;
         }
     }
     if (!m && dwfl) {
@@ -157,16 +183,9 @@ static bs_native_frame *resolve_locked(uint64_t pc)
         GElf_Sym sym;
         const char *fn = dwfl_module_addrinfo(m, pc - 1, &off, &sym, NULL, NULL, NULL);
         f->function = dup_or_null(fn);
-        Dwfl_Line *line = dwfl_module_getsrc(m, pc - 1);
-        if (line) {
-            int lineno = 0;
-            const char *src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
-            if (src && lineno > 0) {
-                f->file = strdup(src);
-                f->line = lineno;
-            }
-        }
+        c->module = m;
     } else {
+        c->lines_done = 1;
         Dl_info info;
         if (dladdr((void *)(uintptr_t)pc, &info) && info.dli_fname) {
             f->module = strdup(info.dli_fname);
@@ -178,27 +197,34 @@ static bs_native_frame *resolve_locked(uint64_t pc)
         }
     }
     if (!f->module) {
-        free(f);
+        free(c);
         return NULL;
     }
-    return f;
+    return c;
 }
 
-int symbolize_pc(uint64_t pc, bs_native_frame *out)
+static int symbolize(uint64_t pc, bs_native_frame *out, int want_line)
 {
     pthread_mutex_lock(&lock);
     open_locked();
-    bs_native_frame *f = cache.cap ? u64map_get(&cache, pc) : NULL;
-    if (!f) {
-        f = resolve_locked(pc);
-        if (f && cache.cap)
-            u64map_put(&cache, pc, f);
+    cached_frame *c = cache.cap ? u64map_get(&cache, pc) : NULL;
+    if (!c) {
+        c = resolve_locked(pc);
+        if (c && cache.cap && u64map_put(&cache, pc, c) < 0) {
+            /* uncached: still answered below, then leaked (out of memory) */
+        }
     }
-    if (f)
-        *out = *f;
+    if (c && want_line && !c->lines_done)
+        add_line_locked(c, pc);
+    if (c)
+        *out = c->f;
     pthread_mutex_unlock(&lock);
-    return f ? 0 : -1;
+    return c ? 0 : -1;
 }
+
+int symbolize_pc(uint64_t pc, bs_native_frame *out) { return symbolize(pc, out, 1); }
+
+int symbolize_pc_name(uint64_t pc, bs_native_frame *out) { return symbolize(pc, out, 0); }
 
 void symbolize_use_module_map(const bs_module_entry *m, size_t n)
 {

@@ -20,6 +20,9 @@ typedef struct {
 /* Symbolizes PC (a return address: the line is looked up at pc-1) in this
  * process. Strings stay valid until symbolize_reset(). Returns 0 or -1. */
 int symbolize_pc(uint64_t pc, bs_native_frame *out);
+/* The same without the source line (file NULL, line 0 unless an earlier
+ * call looked it up): no DWARF line tables are loaded. */
+int symbolize_pc_name(uint64_t pc, bs_native_frame *out);
 
 /* A module of a recorded process (trace files). */
 typedef struct {

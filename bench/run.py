@@ -25,6 +25,7 @@ PYTHON = "/usr/bin/python3.11"
 MACRO_CPYTHON = ["test_buffer", "test_memoryview", "test_bytes", "test_array", "test_struct",
                  "test_picklebuffer", "test_hashlib", "test_binascii"]
 NUMPY_TESTS = "/usr/lib/python3/dist-packages/numpy/core/tests"
+NOTES_MARKER = "<!-- notes: kept by --write-doc -->"
 
 # workload -> (description, target ratio of default mode)
 TARGETS = {
@@ -45,7 +46,10 @@ def bufsan_env(libdir, mode, tmp):
     env["PYTHONPATH"] = os.path.join(ROOT, "build", "bench")
     if mode == "none":
         return env
-    opts = ["log_path=" + os.path.join(tmp, "log")]
+    # the suppressions CI uses for CPython's and numpy's suites: their
+    # deliberate protocol breakers (_testbuffer) are not reported each run
+    opts = ["log_path=" + os.path.join(tmp, "log"),
+            "suppressions=" + os.path.join(ROOT, "tests", "cpython", "suppressions.txt")]
     if mode == "nostacks":
         opts += ["python_stacks=0", "native_stacks=0"]
     elif mode == "trace":
@@ -162,11 +166,22 @@ def main():
     print()
     print(table)
     if args.write_doc:
-        with open(os.path.join(ROOT, "docs", "performance.md"), "w") as f:
-            f.write("# Performance\n\nWritten by `bench/run.py --write-doc` on %s, %s, %d cores, %s.\n"
+        path = os.path.join(ROOT, "docs", "performance.md")
+        # what follows the marker is written by hand and kept
+        notes = ""
+        if os.path.exists(path):
+            with open(path) as f:
+                old = f.read()
+            if NOTES_MARKER in old:
+                notes = old[old.index(NOTES_MARKER):]
+        with open(path, "w") as f:
+            f.write("# Performance\n\nWritten by `bench/run.py --write-doc%s` on %s, %s, %d cores, %s.\n"
                     "Ratios are bufsan / no tool, medians of interleaved paired runs.\n\n%s\n" % (
+                        " --valgrind" if args.valgrind else "",
                         datetime.date.today().isoformat(), platform.platform(), os.cpu_count(),
                         sys.version.split()[0], table))
+            if notes:
+                f.write("\n" + notes)
     if args.enforce and worst > 3.0:
         print("bench: a ratio exceeds three times its target")
         return 1

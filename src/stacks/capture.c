@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include "../bootstrap/core.h"
+#include "../common/u64map.h"
 #include "capture.h"
 #include "depot.h"
 
@@ -123,7 +124,8 @@ uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *s
     uint64_t seed = ((uint64_t)(uintptr_t)site * 0x9e3779b97f4a7c15ULL) ^
                     ((uint64_t)(uintptr_t)sp << 7) ^ ((uint64_t)(uint32_t)flags << 40) ^
                     (uint64_t)native;
-    uint64_t key = XXH3_64bits_withSeed(py, (size_t)npy * 2 * sizeof py[0], seed) | 1;
+    /* unseeded (a seed costs a secret derivation per long input), then mixed */
+    uint64_t key = u64_mix(XXH3_64bits(py, (size_t)npy * 2 * sizeof py[0]) ^ seed) | 1;
     struct bs_stack_cache_entry *e = &tls->stack_cache[key & (STACK_CACHE_SIZE - 1)];
     if (e->key == key)
         return e->id;

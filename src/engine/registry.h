@@ -84,6 +84,7 @@ struct bs_engine {
     int finalized;
     /* rules_mutation.c: live exports carrying a content hash */
     export_rec *watched;
+    size_t nwatched;     /* written under the lock, read without it */
     /* rules_writable.c: obj -> answers given over the object's lifetime */
     u64map answers;
 };

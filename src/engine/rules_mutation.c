@@ -172,6 +172,7 @@ void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
     if (e->watched)
         e->watched->watch_prev = x;
     e->watched = x;
+    __atomic_store_n(&e->nwatched, e->nwatched + 1, __ATOMIC_RELEASE);
     /* The exports of the same memory live now are found when a change is
      * reported (collect_live) or as they go (mutation_on_gone): only the
      * watched exports are indexed, so exports that nobody watches cost no
@@ -212,6 +213,7 @@ void mutation_forget(bs_engine *e, export_rec *x)
         x->watch_next->watch_prev = x->watch_prev;
     x->watch_prev = x->watch_next = NULL;
     x->hashed = 0;
+    __atomic_store_n(&e->nwatched, e->nwatched - 1, __ATOMIC_RELEASE);
     itree_remove(&e->by_mem, x);
 }
 
@@ -291,6 +293,9 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf
                          uint64_t internal, bs_watch *out, size_t max)
 {
     size_t n = 0;
+    /* most exports and releases happen while nothing is watched: no lock */
+    if (!__atomic_load_n(&e->nwatched, __ATOMIC_ACQUIRE))
+        return 0;
     engine_lock(e);
     if (view) {
         export_rec *x = u64map_get(&e->by_view, view);

@@ -5,6 +5,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <xxhash.h>
@@ -107,14 +108,45 @@ struct bs_stack_cache_entry {
     uint32_t id;
 };
 
+/* The cache dies with its thread (a pool that starts thousands of threads
+ * must not keep 64 KiB for each). */
+static pthread_key_t cache_key;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+
+static void free_stack_cache(void *p)
+{
+    bs_tls *tls = bs_thread();
+    if (tls->stack_cache == p)
+        tls->stack_cache = NULL;
+    free(p);
+}
+
+static void make_cache_key(void)
+{
+    if (pthread_key_create(&cache_key, free_stack_cache) != 0)
+        cache_key = (pthread_key_t)-1;
+}
+
+static struct bs_stack_cache_entry *new_stack_cache(void)
+{
+    pthread_once(&cache_key_once, make_cache_key);
+    if (cache_key == (pthread_key_t)-1)
+        return NULL; /* no destructor: no cache rather than a leak per thread */
+    struct bs_stack_cache_entry *c = calloc(STACK_CACHE_SIZE, sizeof *c);
+    if (c && pthread_setspecific(cache_key, c) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
 uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *sp, int32_t flags)
 {
     const bs_options *o = &bs_core_state.opts;
     if (!site || native == BS_NATIVE_NONE || !o->native_stacks || !o->stack_cache)
         return capture_stack_mode(1, native);
     bs_tls *tls = bs_thread();
-    if (!tls->stack_cache &&
-        !(tls->stack_cache = calloc(STACK_CACHE_SIZE, sizeof *tls->stack_cache)))
+    if (!tls->stack_cache && !(tls->stack_cache = new_stack_cache()))
         return capture_stack_mode(1, native);
     int depth = (int)o->stack_depth;
     uint64_t py[2 * MAX_FRAMES];

@@ -275,7 +275,8 @@ static void on_export(bs_engine *e, const bs_event *ev)
     if (!ev->view || !ev->obj)
         return; /* not a real export (a damaged trace): 0 is no map key */
     writable_on_export(e, ev);
-    mutation_on_export(e, ev);
+    exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
+    mutation_on_export(e, ev, o);
     export_rec *old = u64map_get(&e->by_view, ev->view);
     if (old) {
         /* The Py_buffer was filled again without a release: the old export can
@@ -308,7 +309,6 @@ static void on_export(bs_engine *e, const bs_event *ev)
     e->live = x;
     e->nlive++;
 
-    exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
     if (!o) {
         o = calloc(1, sizeof *o);
         if (!o)

@@ -99,7 +99,8 @@ const char *finding_title(const char *fmt, uint32_t thread, int32_t flags);
 void finding_from_export(bs_engine *e, bs_finding *f, const export_rec *x);
 
 /* rules_mutation.c */
-void mutation_on_export(bs_engine *e, const bs_event *ev);
+/* O: the exporter's record, or NULL when it has no live export */
+void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o);
 void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev);
 void mutation_on_observe(bs_engine *e, const bs_event *ev);
 void mutation_on_release(bs_engine *e, export_rec *x, const bs_event *ev);

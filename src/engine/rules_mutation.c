@@ -134,9 +134,8 @@ static int witness_gone(export_rec *w, void *arg)
     return 0;
 }
 
-void mutation_on_export(bs_engine *e, const bs_event *ev)
+void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
 {
-    exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
     int new_writes = !ev->v.readonly &&
                      ((ev->flags & PYBUF_WRITABLE) || ev->consumer == BS_CONSUMER_MEMORYVIEW ||
                       ev->consumer == BS_CONSUMER_PICKLEBUFFER);

@@ -3,6 +3,7 @@
 #ifndef BUFSAN_TESTS_CHECK_H
 #define BUFSAN_TESTS_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,16 @@ static int checks_passed, checks_failed;
     } while (0)
 
 #define CHECK_STR(a, b) CHECK(strcmp((a), (b)) == 0)
+
+/* xorshift64: reproducible pseudo-random numbers for randomized tests */
+static inline uint64_t xorshift64(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
 
 static inline int checks_report(void)
 {

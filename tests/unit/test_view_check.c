@@ -289,13 +289,7 @@ static void test_consumer_modified_view(void)
 /* ---- randomized ------------------------------------------------------- */
 
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t next(void) { return xorshift64(&rng); }
 
 static char *edge; /* last bytes of a mapped page followed by an unmapped one */
 

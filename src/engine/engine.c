@@ -97,6 +97,7 @@ void engine_free(bs_engine *e)
         return;
     for (export_rec *x = e->live, *n; x; x = n) {
         n = x->next;
+        mutation_free_record(x);
         free(x);
     }
     for (export_rec *x = e->free_exports, *n; x; x = n) {

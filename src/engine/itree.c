@@ -1,20 +1,20 @@
-/* Interval treap over export records: see itree.h. */
+/* Interval treap over watch records: see itree.h. */
 #include "itree.h"
 
 #include "registry.h"
 
-static uint64_t end_of(const export_rec *x)
+static uint64_t end_of(const watch_rec *x)
 {
-    uint64_t end = x->v.buf + (uint64_t)x->v.len;
-    return end < x->v.buf ? UINT64_MAX : end; /* garbage views may wrap */
+    uint64_t end = x->buf + (uint64_t)x->len;
+    return end < x->buf ? UINT64_MAX : end; /* garbage views may wrap */
 }
 
-static int before(const export_rec *a, const export_rec *b)
+static int before(const watch_rec *a, const watch_rec *b)
 {
-    return a->v.buf < b->v.buf || (a->v.buf == b->v.buf && (uintptr_t)a < (uintptr_t)b);
+    return a->buf < b->buf || (a->buf == b->buf && (uintptr_t)a < (uintptr_t)b);
 }
 
-static void update(export_rec *x)
+static void update(watch_rec *x)
 {
     uint64_t m = end_of(x);
     if (x->it_left && x->it_left->it_maxend > m)
@@ -25,7 +25,7 @@ static void update(export_rec *x)
 }
 
 /* xorshift on the record's address: a priority that needs no state */
-static uint32_t priority(const export_rec *x)
+static uint32_t priority(const watch_rec *x)
 {
     uint64_t k = (uintptr_t)x;
     k ^= k >> 33;
@@ -35,7 +35,7 @@ static uint32_t priority(const export_rec *x)
 }
 
 /* Splits T into records before X (*l) and after X (*r). */
-static void split(export_rec *t, const export_rec *x, export_rec **l, export_rec **r)
+static void split(watch_rec *t, const watch_rec *x, watch_rec **l, watch_rec **r)
 {
     if (!t) {
         *l = *r = NULL;
@@ -51,7 +51,7 @@ static void split(export_rec *t, const export_rec *x, export_rec **l, export_rec
     update(t);
 }
 
-static export_rec *merge(export_rec *l, export_rec *r)
+static watch_rec *merge(watch_rec *l, watch_rec *r)
 {
     if (!l || !r)
         return l ? l : r;
@@ -65,7 +65,7 @@ static export_rec *merge(export_rec *l, export_rec *r)
     return r;
 }
 
-static export_rec *insert(export_rec *t, export_rec *x)
+static watch_rec *insert(watch_rec *t, watch_rec *x)
 {
     if (!t)
         return x;
@@ -82,7 +82,7 @@ static export_rec *insert(export_rec *t, export_rec *x)
     return t;
 }
 
-static export_rec *remove_rec(export_rec *t, export_rec *x, int *found)
+static watch_rec *remove_rec(watch_rec *t, watch_rec *x, int *found)
 {
     if (!t)
         return NULL;
@@ -98,9 +98,9 @@ static export_rec *remove_rec(export_rec *t, export_rec *x, int *found)
     return t;
 }
 
-void itree_insert(export_rec **root, export_rec *x)
+void itree_insert(watch_rec **root, watch_rec *x)
 {
-    if (x->indexed || x->v.len <= 0)
+    if (x->indexed || x->len <= 0)
         return;
     x->it_left = x->it_right = NULL;
     x->it_prio = priority(x);
@@ -109,7 +109,7 @@ void itree_insert(export_rec **root, export_rec *x)
     *root = insert(*root, x);
 }
 
-void itree_remove(export_rec **root, export_rec *x)
+void itree_remove(watch_rec **root, watch_rec *x)
 {
     if (!x->indexed)
         return;
@@ -122,15 +122,15 @@ void itree_remove(export_rec **root, export_rec *x)
 typedef struct {
     uint64_t lo, hi;
     int limit, n, stop;
-    int (*fn)(export_rec *, void *);
+    int (*fn)(watch_rec *, void *);
     void *arg;
 } query_ctx;
 
-static void visit(export_rec *t, query_ctx *q)
+static void visit(watch_rec *t, query_ctx *q)
 {
     while (t && !q->stop && t->it_maxend > q->lo) {
         visit(t->it_left, q);
-        if (q->stop || t->v.buf >= q->hi)
+        if (q->stop || t->buf >= q->hi)
             return; /* this record and everything right of it start too late */
         if (end_of(t) > q->lo) {
             q->n++;
@@ -141,8 +141,8 @@ static void visit(export_rec *t, query_ctx *q)
     }
 }
 
-int itree_query(export_rec *root, uint64_t lo, uint64_t hi, int limit,
-                int (*fn)(export_rec *x, void *arg), void *arg)
+int itree_query(watch_rec *root, uint64_t lo, uint64_t hi, int limit,
+                int (*fn)(watch_rec *x, void *arg), void *arg)
 {
     if (hi <= lo || limit <= 0)
         return 0;

@@ -1,22 +1,22 @@
-/* An interval index over live exports: which exports' memory overlaps
+/* An interval index over watched exports: which ones' memory overlaps
  * [lo, hi)? A treap keyed by (buf, record address) whose nodes carry the
  * largest end in their subtree, so a query costs O(log n + matches) instead
- * of a scan of every live export. The nodes are the export records
- * themselves (fields it_*), so the index allocates nothing. */
+ * of a scan. The nodes are the watch records themselves (fields it_*), so
+ * the index allocates nothing. */
 #ifndef BUFSAN_ENGINE_ITREE_H
 #define BUFSAN_ENGINE_ITREE_H
 
 #include <stdint.h>
 
-struct export_rec;
+struct watch_rec;
 
-/* Inserts X (its v.buf / v.len must not change while it is indexed);
+/* Inserts X (its buf / len must not change while it is indexed);
  * records with len <= 0 are not indexed. */
-void itree_insert(struct export_rec **root, struct export_rec *x);
-void itree_remove(struct export_rec **root, struct export_rec *x);
+void itree_insert(struct watch_rec **root, struct watch_rec *x);
+void itree_remove(struct watch_rec **root, struct watch_rec *x);
 /* Calls FN for indexed records overlapping [LO, HI), in buf order, until FN
  * returns non-zero or LIMIT records were visited; returns the count. */
-int itree_query(struct export_rec *root, uint64_t lo, uint64_t hi, int limit,
-                int (*fn)(struct export_rec *x, void *arg), void *arg);
+int itree_query(struct watch_rec *root, uint64_t lo, uint64_t hi, int limit,
+                int (*fn)(struct watch_rec *x, void *arg), void *arg);
 
 #endif

@@ -20,6 +20,8 @@ typedef struct {
 
 #define BS_MAX_OTHERS 4
 
+struct watch_rec;
+
 typedef struct export_rec {
     uint64_t view, obj;
     uint32_t type_name, thread, stack;
@@ -28,21 +30,30 @@ typedef struct export_rec {
     uint64_t contents_hash; /* what format/shape/strides/suboffsets held */
     struct export_rec *prev, *next;         /* all live exports */
     struct export_rec *obj_prev, *obj_next; /* live exports of one exporter */
-    int in_view_map;
-    int inherited; /* live in the parent when this process was forked */
+    struct watch_rec *w;                    /* set while watched (rules_mutation.c) */
+    uint8_t in_view_map;
+    uint8_t inherited; /* live in the parent when this process was forked */
     /* mutation rules (rules_mutation.c) */
-    uint32_t consumer;                      /* bs_consumer */
-    int hashed, moved, reported;
+    uint8_t consumer;  /* bs_consumer */
+    uint8_t hashed, moved, reported;
+} export_rec;
+
+/* What a watched export (a reader whose bytes were hashed) needs besides its
+ * record: allocated while it is watched only, so that the other exports
+ * cost none of it. Also the node of the interval index (itree.c). */
+typedef struct watch_rec {
+    export_rec *x;
+    uint64_t buf;
+    int64_t len;
     uint64_t hash;
-    struct export_rec *watch_prev, *watch_next; /* live exports with a hash */
-    int nothers;
-    bs_other_export others[BS_MAX_OTHERS];
-    /* interval index of the watched exports by memory (itree.c) */
-    struct export_rec *it_left, *it_right;
+    struct watch_rec *prev, *next; /* all watched exports */
+    struct watch_rec *it_left, *it_right;
     uint64_t it_maxend;
     uint32_t it_prio;
     int indexed;
-} export_rec;
+    int nothers;
+    bs_other_export others[BS_MAX_OTHERS];
+} watch_rec;
 
 typedef struct {
     uint64_t obj;
@@ -73,7 +84,7 @@ struct bs_engine {
     u64map by_view;      /* view -> export_rec */
     u64map by_obj;       /* obj -> exporter_rec */
     export_rec *live;    /* list head */
-    export_rec *by_mem;  /* interval index of the watched exports (rules_mutation.c) */
+    struct watch_rec *by_mem; /* interval index of the watched exports (rules_mutation.c) */
     size_t nlive;
     tombstone tomb[N_TOMBSTONES];
     size_t tomb_next;
@@ -83,7 +94,7 @@ struct bs_engine {
     u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
     int finalized;
     /* rules_mutation.c: live exports carrying a content hash */
-    export_rec *watched;
+    struct watch_rec *watched;
     size_t nwatched;     /* written under the lock, read without it */
     /* rules_writable.c: obj -> answers given over the object's lifetime */
     u64map answers;
@@ -105,6 +116,8 @@ void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev);
 void mutation_on_observe(bs_engine *e, const bs_event *ev);
 void mutation_on_release(bs_engine *e, export_rec *x, const bs_event *ev);
 void mutation_forget(bs_engine *e, export_rec *x);
+/* Frees what a record still being freed with the engine holds. */
+void mutation_free_record(export_rec *x);
 /* X is released or dies with its exporter: a witness for the watched
  * exports of the same memory. */
 void mutation_on_gone(bs_engine *e, export_rec *x);

@@ -6,6 +6,7 @@
  * file decides which exports are watched and compares. Called with the
  * engine lock held; no Python. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "registry.h"
@@ -37,7 +38,7 @@ int engine_wants_hash(const bs_options *o, int32_t flags, int readonly, uint32_t
 
 /* Remembers another export live during W's hold; writers take precedence
  * over readers when the list is full. */
-static void add_other(export_rec *w, uint32_t stack, uint32_t thread, uint32_t type_name,
+static void add_other(watch_rec *w, uint32_t stack, uint32_t thread, uint32_t type_name,
                       int32_t flags, int writer)
 {
     for (int i = 0; i < w->nothers; i++)
@@ -115,21 +116,19 @@ typedef struct {
     int new_writes;
 } witness_ctx;
 
-static int witness_new(export_rec *w, void *arg)
+static int witness_new(watch_rec *w, void *arg)
 {
     const witness_ctx *c = arg;
-    if (w->hashed)
-        add_other(w, c->ev->stack, c->ev->thread, c->ev->type_name, c->ev->flags,
-                  c->new_writes);
+    add_other(w, c->ev->stack, c->ev->thread, c->ev->type_name, c->ev->flags, c->new_writes);
     return 0;
 }
 
 /* A watched export W sees the export C->x go. */
-static int witness_gone(export_rec *w, void *arg)
+static int witness_gone(watch_rec *w, void *arg)
 {
     const witness_ctx *c = arg;
     const export_rec *y = c->x;
-    if (w != y && w->hashed)
+    if (w->x != y)
         add_other(w, y->stack, y->thread, y->type_name, y->flags, may_write(y));
     return 0;
 }
@@ -163,20 +162,27 @@ void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
 
 void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
 {
-    if (!ev->hashed)
+    if (!ev->hashed || x->v.len <= 0)
         return;
+    watch_rec *w = calloc(1, sizeof *w);
+    if (!w)
+        return; /* not watched: a change goes unseen, nothing breaks */
+    w->x = x;
+    w->buf = x->v.buf;
+    w->len = x->v.len;
+    w->hash = ev->hash;
+    x->w = w;
     x->hashed = 1;
-    x->hash = ev->hash;
-    x->watch_next = e->watched;
+    w->next = e->watched;
     if (e->watched)
-        e->watched->watch_prev = x;
-    e->watched = x;
+        e->watched->prev = w;
+    e->watched = w;
     __atomic_store_n(&e->nwatched, e->nwatched + 1, __ATOMIC_RELEASE);
     /* The exports of the same memory live now are found when a change is
      * reported (collect_live) or as they go (mutation_on_gone): only the
      * watched exports are indexed, so exports that nobody watches cost no
      * index work. */
-    itree_insert(&e->by_mem, x);
+    itree_insert(&e->by_mem, w);
 }
 
 void mutation_on_gone(bs_engine *e, export_rec *x)
@@ -196,24 +202,32 @@ static void collect_live(bs_engine *e, export_rec *x)
         if (y == x || !y->in_view_map || y->v.len <= 0)
             continue;
         if (y->v.buf < end && x->v.buf < end_of_range(y->v.buf, y->v.len))
-            add_other(x, y->stack, y->thread, y->type_name, y->flags, may_write(y));
+            add_other(x->w, y->stack, y->thread, y->type_name, y->flags, may_write(y));
     }
 }
 
 void mutation_forget(bs_engine *e, export_rec *x)
 {
-    if (!x->hashed)
+    watch_rec *w = x->w;
+    if (!w)
         return;
-    if (x->watch_prev)
-        x->watch_prev->watch_next = x->watch_next;
-    else if (e->watched == x)
-        e->watched = x->watch_next;
-    if (x->watch_next)
-        x->watch_next->watch_prev = x->watch_prev;
-    x->watch_prev = x->watch_next = NULL;
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (e->watched == w)
+        e->watched = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    itree_remove(&e->by_mem, w);
+    x->w = NULL;
     x->hashed = 0;
     __atomic_store_n(&e->nwatched, e->nwatched - 1, __ATOMIC_RELEASE);
-    itree_remove(&e->by_mem, x);
+    free(w);
+}
+
+void mutation_free_record(export_rec *x)
+{
+    free(x->w);
+    x->w = NULL;
 }
 
 static const char *const observe_roles[] = {"observe", "dealloc", "observe"};
@@ -228,8 +242,8 @@ static const char *const observe_titles[] = {
 static void compare(bs_engine *e, export_rec *x, uint64_t buf, int64_t len, uint64_t hash,
                     const char *role, const char *title, uint32_t thread, uint32_t stack)
 {
-    if (!x->hashed || x->moved || x->reported || buf != x->v.buf || len != x->v.len ||
-        hash == x->hash)
+    if (!x->w || x->moved || x->reported || buf != x->v.buf || len != x->v.len ||
+        hash == x->w->hash)
         return;
     x->reported = 1;
     collect_live(e, x);
@@ -247,7 +261,8 @@ static void compare(bs_engine *e, export_rec *x, uint64_t buf, int64_t len, uint
                  "the %lld bytes under a reader's export of %s at 0x%llx (requested with %s) "
                  "changed during the hold; %d other export%s of the same memory %s live",
                  (long long)x->v.len, engine_string(e, x->type_name), (unsigned long long)x->obj,
-                 fl, x->nothers, x->nothers == 1 ? "" : "s", x->nothers == 1 ? "was" : "were");
+                 fl, x->w->nothers, x->w->nothers == 1 ? "" : "s",
+                 x->w->nothers == 1 ? "was" : "were");
     finding_from_export(e, &f, x);
     finding_add_stack(&f, "acquire",
                       finding_title("acquired by thread T%u with %s at:", x->thread, x->flags),
@@ -255,15 +270,15 @@ static void compare(bs_engine *e, export_rec *x, uint64_t buf, int64_t len, uint
     finding_add_stack(&f, role, finding_title(title, thread, 0), thread, stack);
     /* writers first */
     for (int pass = 1; pass >= 0; pass--)
-        for (int i = 0; i < x->nothers; i++)
-            if (x->others[i].writer == pass)
+        for (int i = 0; i < x->w->nothers; i++)
+            if (x->w->others[i].writer == pass)
                 finding_add_stack(&f, "other",
                                   finding_title(pass ? "other export live during the hold (may "
                                                        "write), acquired by thread T%u with %s at:"
                                                      : "other export live during the hold, "
                                                        "acquired by thread T%u with %s at:",
-                                                x->others[i].thread, x->others[i].flags),
-                                  x->others[i].thread, x->others[i].stack);
+                                                x->w->others[i].thread, x->w->others[i].flags),
+                                  x->w->others[i].thread, x->w->others[i].stack);
     engine_emit(e, &f);
 }
 
@@ -317,7 +332,9 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf
             engine_unlock(e);
             return 0;
         }
-        for (export_rec *x = o ? o->exports : e->watched; x; x = o ? x->obj_next : x->watch_next) {
+        watch_rec *w = o ? NULL : e->watched;
+        for (export_rec *x = o ? o->exports : w ? w->x : NULL; x;
+             x = o ? x->obj_next : (w = w->next) ? w->x : NULL) {
             if (!x->hashed || x->moved || x->reported || !x->in_view_map)
                 continue;
             if (n < max)

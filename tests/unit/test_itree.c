@@ -1,4 +1,4 @@
-/* The interval index of live exports (src/engine/itree.c) against a brute
+/* The interval index of watched exports (src/engine/itree.c) against a brute
  * force scan: random inserts, removals and queries, wrap-around and empty
  * intervals, and the visit limit. */
 #include <stdlib.h>
@@ -14,11 +14,11 @@ static uint64_t next(void) { return xorshift64(&rng); }
 
 typedef struct {
     unsigned char seen[N];
-    export_rec *base;
+    watch_rec *base;
     int count;
 } visit_log;
 
-static int record(export_rec *x, void *arg)
+static int record(watch_rec *x, void *arg)
 {
     visit_log *l = arg;
     l->seen[x - l->base]++;
@@ -26,21 +26,21 @@ static int record(export_rec *x, void *arg)
     return 0;
 }
 
-static int overlaps(const export_rec *x, uint64_t lo, uint64_t hi)
+static int overlaps(const watch_rec *x, uint64_t lo, uint64_t hi)
 {
-    if (x->v.len <= 0 || hi <= lo)
+    if (x->len <= 0 || hi <= lo)
         return 0; /* an empty range overlaps nothing */
-    uint64_t end = x->v.buf + (uint64_t)x->v.len;
-    if (end < x->v.buf)
+    uint64_t end = x->buf + (uint64_t)x->len;
+    if (end < x->buf)
         end = UINT64_MAX;
-    return x->v.buf < hi && lo < end;
+    return x->buf < hi && lo < end;
 }
 
 int main(void)
 {
-    export_rec *recs = calloc(N, sizeof *recs);
+    watch_rec *recs = calloc(N, sizeof *recs);
     int in[N] = {0};
-    export_rec *root = NULL;
+    watch_rec *root = NULL;
     long queries = 0, matches = 0;
     for (int step = 0; step < 200000; step++) {
         int i = (int)(next() % N);
@@ -51,12 +51,12 @@ int main(void)
             } else {
                 /* clustered addresses (many exports of the same memory), a
                  * few huge and wrapping ranges, some empty ones */
-                recs[i].v.buf = (next() % 4 ? 0x10000 + (next() % 64) * 16 : next());
-                recs[i].v.len = (int64_t)(next() % 10 == 0 ? 0 : next() % 200);
+                recs[i].buf = (next() % 4 ? 0x10000 + (next() % 64) * 16 : next());
+                recs[i].len = (int64_t)(next() % 10 == 0 ? 0 : next() % 200);
                 if (next() % 500 == 0)
-                    recs[i].v.len = INT64_MAX;
+                    recs[i].len = INT64_MAX;
                 itree_insert(&root, &recs[i]);
-                in[i] = recs[i].v.len > 0;
+                in[i] = recs[i].len > 0;
             }
         }
         uint64_t lo = next() % 3 ? 0x10000 + next() % 1200 : next();
@@ -68,7 +68,7 @@ int main(void)
             int want = in[k] && overlaps(&recs[k], lo, hi);
             if (l.seen[k] != want) {
                 CHECK(l.seen[k] == want);
-                fprintf(stderr, "rec %d buf %llx len %lld query [%llx,%llx) seen %d\n", k, (unsigned long long)recs[k].v.buf, (long long)recs[k].v.len, (unsigned long long)lo, (unsigned long long)hi, l.seen[k]);
+                fprintf(stderr, "rec %d buf %llx len %lld query [%llx,%llx) seen %d\n", k, (unsigned long long)recs[k].buf, (long long)recs[k].len, (unsigned long long)lo, (unsigned long long)hi, l.seen[k]);
                 step = 200000;
                 break;
             }

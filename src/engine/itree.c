@@ -3,11 +3,7 @@
 
 #include "registry.h"
 
-static uint64_t end_of(const watch_rec *x)
-{
-    uint64_t end = x->buf + (uint64_t)x->len;
-    return end < x->buf ? UINT64_MAX : end; /* garbage views may wrap */
-}
+static uint64_t end_of(const watch_rec *x) { return itree_end(x->buf, x->len); }
 
 static int before(const watch_rec *a, const watch_rec *b)
 {
@@ -82,18 +78,16 @@ static watch_rec *insert(watch_rec *t, watch_rec *x)
     return t;
 }
 
-static watch_rec *remove_rec(watch_rec *t, watch_rec *x, int *found)
+static watch_rec *remove_rec(watch_rec *t, watch_rec *x)
 {
     if (!t)
         return NULL;
-    if (t == x) {
-        *found = 1;
+    if (t == x)
         return merge(t->it_left, t->it_right);
-    }
     if (before(x, t))
-        t->it_left = remove_rec(t->it_left, x, found);
+        t->it_left = remove_rec(t->it_left, x);
     else
-        t->it_right = remove_rec(t->it_right, x, found);
+        t->it_right = remove_rec(t->it_right, x);
     update(t);
     return t;
 }
@@ -113,8 +107,7 @@ void itree_remove(watch_rec **root, watch_rec *x)
 {
     if (!x->indexed)
         return;
-    int found = 0;
-    *root = remove_rec(*root, x, &found);
+    *root = remove_rec(*root, x);
     x->indexed = 0;
     x->it_left = x->it_right = NULL;
 }

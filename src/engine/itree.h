@@ -10,6 +10,13 @@
 
 struct watch_rec;
 
+/* The end of [BUF, BUF+LEN), saturated: garbage views may wrap. */
+static inline uint64_t itree_end(uint64_t buf, int64_t len)
+{
+    uint64_t end = buf + (uint64_t)len;
+    return end < buf ? UINT64_MAX : end;
+}
+
 /* Inserts X (its buf / len must not change while it is indexed);
  * records with len <= 0 are not indexed. */
 void itree_insert(struct watch_rec **root, struct watch_rec *x);

@@ -30,12 +30,12 @@ typedef struct export_rec {
     uint64_t contents_hash; /* what format/shape/strides/suboffsets held */
     struct export_rec *prev, *next;         /* all live exports */
     struct export_rec *obj_prev, *obj_next; /* live exports of one exporter */
-    struct watch_rec *w;                    /* set while watched (rules_mutation.c) */
+    struct watch_rec *w;                    /* set while watched: its bytes were hashed */
     uint8_t in_view_map;
     uint8_t inherited; /* live in the parent when this process was forked */
     /* mutation rules (rules_mutation.c) */
     uint8_t consumer;  /* bs_consumer */
-    uint8_t hashed, moved, reported;
+    uint8_t moved, reported;
 } export_rec;
 
 /* What a watched export (a reader whose bytes were hashed) needs besides its
@@ -93,9 +93,9 @@ struct bs_engine {
     size_t nstrings, capstrings;
     u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
     int finalized;
-    /* rules_mutation.c: live exports carrying a content hash */
+    /* rules_mutation.c: live exports carrying a content hash; written under
+     * the lock with atomic stores, so that it can be tested without it */
     struct watch_rec *watched;
-    size_t nwatched;     /* written under the lock, read without it */
     /* rules_writable.c: obj -> answers given over the object's lifetime */
     u64map answers;
 };

@@ -104,12 +104,6 @@ static void report_writable_shared(bs_engine *e, export_rec *old, const bs_event
  * thousands of holders. */
 #define WITNESS_LIMIT 256
 
-static uint64_t end_of_range(uint64_t buf, int64_t len)
-{
-    uint64_t end = buf + (uint64_t)len;
-    return end < buf ? UINT64_MAX : end;
-}
-
 typedef struct {
     const bs_event *ev; /* a new export: the witness */
     export_rec *x;      /* an export that goes: the witness */
@@ -155,7 +149,7 @@ void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
     /* every watched export of the same memory gets this one as a witness */
     if (e->watched && ev->v.len > 0) {
         witness_ctx c = {ev, NULL, new_writes};
-        itree_query(e->by_mem, ev->v.buf, end_of_range(ev->v.buf, ev->v.len), WITNESS_LIMIT,
+        itree_query(e->by_mem, ev->v.buf, itree_end(ev->v.buf, ev->v.len), WITNESS_LIMIT,
                     witness_new, &c);
     }
 }
@@ -172,12 +166,10 @@ void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
     w->len = x->v.len;
     w->hash = ev->hash;
     x->w = w;
-    x->hashed = 1;
     w->next = e->watched;
     if (e->watched)
         e->watched->prev = w;
-    e->watched = w;
-    __atomic_store_n(&e->nwatched, e->nwatched + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->watched, w, __ATOMIC_RELEASE);
     /* The exports of the same memory live now are found when a change is
      * reported (collect_live) or as they go (mutation_on_gone): only the
      * watched exports are indexed, so exports that nobody watches cost no
@@ -189,7 +181,7 @@ void mutation_on_gone(bs_engine *e, export_rec *x)
 {
     if (e->by_mem && x->v.len > 0) {
         witness_ctx c = {NULL, x, 0};
-        itree_query(e->by_mem, x->v.buf, end_of_range(x->v.buf, x->v.len), WITNESS_LIMIT,
+        itree_query(e->by_mem, x->v.buf, itree_end(x->v.buf, x->v.len), WITNESS_LIMIT,
                     witness_gone, &c);
     }
 }
@@ -197,11 +189,11 @@ void mutation_on_gone(bs_engine *e, export_rec *x)
 /* At a report: the exports of X's memory that are live now. */
 static void collect_live(bs_engine *e, export_rec *x)
 {
-    uint64_t end = end_of_range(x->v.buf, x->v.len);
+    uint64_t end = itree_end(x->v.buf, x->v.len);
     for (export_rec *y = e->live; y; y = y->next) {
         if (y == x || !y->in_view_map || y->v.len <= 0)
             continue;
-        if (y->v.buf < end && x->v.buf < end_of_range(y->v.buf, y->v.len))
+        if (y->v.buf < end && x->v.buf < itree_end(y->v.buf, y->v.len))
             add_other(x->w, y->stack, y->thread, y->type_name, y->flags, may_write(y));
     }
 }
@@ -214,13 +206,11 @@ void mutation_forget(bs_engine *e, export_rec *x)
     if (w->prev)
         w->prev->next = w->next;
     else if (e->watched == w)
-        e->watched = w->next;
+        __atomic_store_n(&e->watched, w->next, __ATOMIC_RELEASE);
     if (w->next)
         w->next->prev = w->prev;
     itree_remove(&e->by_mem, w);
     x->w = NULL;
-    x->hashed = 0;
-    __atomic_store_n(&e->nwatched, e->nwatched - 1, __ATOMIC_RELEASE);
     free(w);
 }
 
@@ -303,12 +293,22 @@ void mutation_on_observe(bs_engine *e, const bs_event *ev)
             ev->thread, ev->stack);
 }
 
+/* Appends watched export X to OUT (counting past MAX) unless its watch is over. */
+static size_t add_watch(const export_rec *x, bs_watch *out, size_t n, size_t max)
+{
+    if (x->moved || x->reported || !x->in_view_map)
+        return n;
+    if (n < max)
+        out[n] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len};
+    return n + 1;
+}
+
 size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf, int64_t len,
                          uint64_t internal, bs_watch *out, size_t max)
 {
     size_t n = 0;
     /* most exports and releases happen while nothing is watched: no lock */
-    if (!__atomic_load_n(&e->nwatched, __ATOMIC_ACQUIRE))
+    if (!__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE))
         return 0;
     engine_lock(e);
     if (view) {
@@ -320,7 +320,7 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf
                 if (x->v.buf == buf && x->v.len == len && x->v.internal == internal)
                     break;
         }
-        if (x && x->hashed && !x->moved && !x->reported) {
+        if (x && x->w && !x->moved && !x->reported) {
             if (max)
                 out[0] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len};
             n = 1;
@@ -332,14 +332,13 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf
             engine_unlock(e);
             return 0;
         }
-        watch_rec *w = o ? NULL : e->watched;
-        for (export_rec *x = o ? o->exports : w ? w->x : NULL; x;
-             x = o ? x->obj_next : (w = w->next) ? w->x : NULL) {
-            if (!x->hashed || x->moved || x->reported || !x->in_view_map)
-                continue;
-            if (n < max)
-                out[n] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len};
-            n++;
+        if (o) {
+            for (export_rec *x = o->exports; x; x = x->obj_next)
+                if (x->w)
+                    n = add_watch(x, out, n, max);
+        } else {
+            for (watch_rec *w = e->watched; w; w = w->next)
+                n = add_watch(w->x, out, n, max);
         }
     }
     engine_unlock(e);

@@ -213,12 +213,11 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_
     ev.contents_hash = contents_hash;
     /* the consumer called PyObject_GetBuffer from an extension: unwind fully */
     int outside = tls->consumer_view == view;
-    ev.stack = gil ? capture_stack_at(outside ? BS_NATIVE_FULL : BS_NATIVE_PROBE,
-                                      outside ? tls->consumer_pc : tls->slot_pc,
+    void *site = outside ? tls->consumer_pc : tls->slot_pc;
+    ev.stack = gil ? capture_stack_at(outside ? BS_NATIVE_FULL : BS_NATIVE_PROBE, site,
                                       __builtin_frame_address(0), flags)
                    : capture_stack_nogil();
-    ev.consumer = consumer_of(view, flags,
-                              tls->consumer_view == view ? tls->consumer_pc : tls->slot_pc);
+    ev.consumer = consumer_of(view, flags, site);
     /* the view's reference and its creator's: no one else can reach it */
     if (ev.consumer == BS_CONSUMER_MEMORYVIEW && PyBytes_CheckExact(exporter) &&
         Py_REFCNT(exporter) <= 2)

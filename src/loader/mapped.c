@@ -102,6 +102,18 @@ int mapped_contains(unsigned long long addr, unsigned long long len)
     return ok;
 }
 
+/* Forgets [ADDR, ADDR+LEN) before it is unmapped, remapped or made
+ * unreadable: a reader must never trust memory on its way out. */
+static void forget(void *addr, size_t len)
+{
+    if (!len || !__atomic_load_n(&recording, __ATOMIC_ACQUIRE))
+        return;
+    uint64_t s = (uint64_t)(uintptr_t)addr;
+    lock();
+    drop(s, s + len);
+    unlock();
+}
+
 /* syscall() returns -1 and sets errno on failure, like the libc wrappers. */
 static void *sys_result(long r) { return r == -1 ? MAP_FAILED : (void *)r; }
 
@@ -125,24 +137,14 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 
 EXPORT int munmap(void *addr, size_t len)
 {
-    if (__atomic_load_n(&recording, __ATOMIC_ACQUIRE) && len) {
-        /* forget first: a reader must never trust memory being unmapped */
-        uint64_t s = (uint64_t)(uintptr_t)addr;
-        lock();
-        drop(s, s + len);
-        unlock();
-    }
+    forget(addr, len);
     return syscall(SYS_munmap, addr, len) == -1 ? -1 : 0;
 }
 
 EXPORT int mprotect(void *addr, size_t len, int prot)
 {
-    if (__atomic_load_n(&recording, __ATOMIC_ACQUIRE) && len && !(prot & PROT_READ)) {
-        uint64_t s = (uint64_t)(uintptr_t)addr;
-        lock();
-        drop(s, s + len);
-        unlock();
-    }
+    if (!(prot & PROT_READ))
+        forget(addr, len);
     return syscall(SYS_mprotect, addr, len, prot) == -1 ? -1 : 0;
 }
 
@@ -155,11 +157,6 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
         new_addr = va_arg(ap, void *);
         va_end(ap);
     }
-    if (__atomic_load_n(&recording, __ATOMIC_ACQUIRE) && old_len) {
-        uint64_t s = (uint64_t)(uintptr_t)old;
-        lock();
-        drop(s, s + old_len);
-        unlock();
-    }
+    forget(old, old_len);
     return sys_result(syscall(SYS_mremap, old, old_len, new_len, flags, new_addr));
 }

@@ -330,8 +330,8 @@ static void format_json(strbuf *b, const bs_finding *f, shown_stack *stacks,
 }
 
 /* Decisions already taken, by (check, exporter type, stack ids): a suppressed
- * finding that recurs a million times is symbolized and matched once. Values
- * are the rule + 1 (as an index) or 0 + a marker for "not suppressed". */
+ * finding that recurs a million times is symbolized and matched once. Values:
+ * 1 = not suppressed, k + 2 = suppressed by rule k. */
 static u64map decided;
 
 static uint64_t decision_key(const bs_finding *f)
@@ -357,7 +357,6 @@ static int suppressed(const bs_finding *f)
     uint64_t key = decision_key(f);
     uintptr_t d = (uintptr_t)u64map_get(&decided, key);
     if (d) {
-        /* 1: not suppressed; k + 2: rule k */
         if (d == 1)
             return 0;
         suppressions.rules[d - 2].hits++;

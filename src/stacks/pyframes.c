@@ -81,9 +81,8 @@ static const code_names *names_of(PyCodeObject *co)
     Py_INCREF(co); /* owned by the depot from now on */
     n->file = utf8_or(co->co_filename, "?");
     n->function = utf8_or(co->co_qualname ? co->co_qualname : co->co_name, "?");
-    if (!n->file || !n->function || u64map_put(&names_by_code, (uint64_t)(uintptr_t)co, n) < 0) {
-        /* kept alive all the same: the caller's frame points at it */
-    }
+    /* out of memory: not remembered, but kept (the caller's frame points at it) */
+    (void)u64map_put(&names_by_code, (uint64_t)(uintptr_t)co, n);
     return n;
 }
 

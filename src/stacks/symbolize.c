@@ -210,9 +210,8 @@ static int symbolize(uint64_t pc, bs_native_frame *out, int want_line)
     cached_frame *c = cache.cap ? u64map_get(&cache, pc) : NULL;
     if (!c) {
         c = resolve_locked(pc);
-        if (c && cache.cap && u64map_put(&cache, pc, c) < 0) {
-            /* uncached: still answered below, then leaked (out of memory) */
-        }
+        if (c && cache.cap)
+            (void)u64map_put(&cache, pc, c); /* out of memory: answered, not cached */
     }
     if (c && want_line && !c->lines_done)
         add_line_locked(c, pc);

@@ -86,19 +86,33 @@ static int native_part(uint64_t *pcs, int depth, int npy, bs_native_mode native)
     return nn;
 }
 
-uint32_t capture_stack_mode(int with_python, bs_native_mode native)
+/* The Python frame keys of this thread into PY (2 words each); the count. */
+static inline int python_part(uint64_t *py)
 {
     const bs_options *o = &bs_core_state.opts;
     int depth = (int)o->stack_depth;
-    uint64_t py[2 * MAX_FRAMES];
-    int npy = 0;
-    if (with_python && o->python_stacks)
-        npy = pyframes_capture(py, depth < MAX_FRAMES ? depth : MAX_FRAMES);
+    return o->python_stacks ? pyframes_capture(py, depth < MAX_FRAMES ? depth : MAX_FRAMES) : 0;
+}
+
+/* Adds the native part per NATIVE to the NPY Python frames in PY and stores
+ * the stack; *NN: the native frames taken. Inlined so that the probe's
+ * window of frames sees no extra level of this core. */
+static inline __attribute__((always_inline)) uint32_t store_with_native(const uint64_t *py, int npy,
+                                                                        bs_native_mode native,
+                                                                        int *nn)
+{
     uint64_t pcs[MAX_FRAMES];
-    int nn = native_part(pcs, depth, npy, native);
-    if (!npy && !nn)
+    *nn = native_part(pcs, (int)bs_core_state.opts.stack_depth, npy, native);
+    if (!npy && !*nn)
         return 0;
-    return depot_put(py, (uint32_t)npy, pcs, (uint32_t)nn, resolve);
+    return depot_put(py, (uint32_t)npy, pcs, (uint32_t)*nn, resolve);
+}
+
+uint32_t capture_stack_mode(int with_python, bs_native_mode native)
+{
+    uint64_t py[2 * MAX_FRAMES];
+    int npy = with_python ? python_part(py) : 0, nn;
+    return store_with_native(py, npy, native, &nn);
 }
 
 /* Per-thread direct-mapped cache: key -> depot id. */
@@ -148,11 +162,8 @@ uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *s
     bs_tls *tls = bs_thread();
     if (!tls->stack_cache && !(tls->stack_cache = new_stack_cache()))
         return capture_stack_mode(1, native);
-    int depth = (int)o->stack_depth;
     uint64_t py[2 * MAX_FRAMES];
-    int npy = 0;
-    if (o->python_stacks)
-        npy = pyframes_capture(py, depth < MAX_FRAMES ? depth : MAX_FRAMES);
+    int npy = python_part(py);
     uint64_t seed = ((uint64_t)(uintptr_t)site * 0x9e3779b97f4a7c15ULL) ^
                     ((uint64_t)(uintptr_t)sp << 7) ^ ((uint64_t)(uint32_t)flags << 40) ^
                     (uint64_t)native;
@@ -161,9 +172,8 @@ uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *s
     struct bs_stack_cache_entry *e = &tls->stack_cache[key & (STACK_CACHE_SIZE - 1)];
     if (e->key == key)
         return e->id;
-    uint64_t pcs[MAX_FRAMES];
-    int nn = native_part(pcs, depth, npy, native);
-    uint32_t id = npy || nn ? depot_put(py, (uint32_t)npy, pcs, (uint32_t)nn, resolve) : 0;
+    int nn;
+    uint32_t id = store_with_native(py, npy, native, &nn);
     /* A probe that found code outside the interpreter is not remembered: at
      * an interpreter site (PyArg_ParseTuple's "y*"), sibling extension
      * functions with frames of the same size would share a key, and the

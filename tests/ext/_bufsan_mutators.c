@@ -21,6 +21,10 @@
 
 #include <string.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 enum { M_STABLE, M_READONLY, M_MOVE, M_FLIP, M_RO_GRANTS_W, M_IGNORES_W };
 static const char *const mode_names[] = {"stable", "readonly", "move", "flip",
                                          "ro_grants_writable", "ignores_writable", NULL};
@@ -233,6 +237,33 @@ mut_read_readonly(PyObject *mod, PyObject *obj)
     return PyLong_FromLong(sum);
 }
 
+/* The processor's vector-register state right after a reader's export
+ * (XGETBV with ECX=1: which state components are in use; bit 2: the upper
+ * halves of YMM0-15, bit 6: of ZMM0-15), or None where that cannot be read.
+ * A hashing library may leave them dirty, which slows every legacy-SSE
+ * instruction of the program after it. */
+static PyObject *
+mut_vector_state_after_export(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    /* CPUID.(EAX=0DH,ECX=1):EAX[2]: XGETBV with ECX=1 is supported */
+    if (!__get_cpuid_count(0xd, 1, &a, &b, &c, &d) || !(a & 4))
+        Py_RETURN_NONE;
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(1));
+    PyBuffer_Release(&v);
+    return PyLong_FromUnsignedLongLong(((unsigned long long)hi << 32) | lo);
+#else
+    (void)obj;
+    Py_RETURN_NONE;
+#endif
+}
+
 /* Holds a reader's export while writing through a writable one. */
 static PyObject *
 mut_share_and_write(PyObject *mod, PyObject *obj)
@@ -384,6 +415,8 @@ static PyMethodDef mut_methods[] = {
     {"acquire_one_by_one", mut_acquire_one_by_one, METH_O, "two plain exports in turn"},
     {"write_readonly", mut_write_readonly, METH_O, "writes into a read-only export (bug)"},
     {"read_readonly", mut_read_readonly, METH_O, "sums the bytes of an export"},
+    {"vector_state_after_export", mut_vector_state_after_export, METH_O,
+     "XGETBV(1) right after a reader's export, or None"},
     {"share_and_write", mut_share_and_write, METH_O, "writes while a reader holds it (bug)"},
     {"share_then_write", mut_share_then_write, METH_O, "reads, releases, then writes"},
     {"reader_and_writer", mut_reader_and_writer, METH_O, "a reader and a writer at once"},

@@ -50,13 +50,15 @@ static int grow(u64map *m)
     return 0;
 }
 
-int u64map_put(u64map *m, uint64_t key, void *val)
+int u64map_exchange(u64map *m, uint64_t key, void *val, void **old)
 {
+    *old = NULL;
     if ((m->len + 1) * 4 > m->cap * 3 && grow(m) < 0)
         return -1;
     size_t mask = m->cap - 1;
     for (size_t i = u64_mix(key) & mask;; i = (i + 1) & mask) {
         if (m->keys[i] == key) {
+            *old = m->vals[i];
             m->vals[i] = val;
             return 0;
         }
@@ -67,6 +69,12 @@ int u64map_put(u64map *m, uint64_t key, void *val)
             return 0;
         }
     }
+}
+
+int u64map_put(u64map *m, uint64_t key, void *val)
+{
+    void *old;
+    return u64map_exchange(m, key, val, &old);
 }
 
 void *u64map_del(u64map *m, uint64_t key)

@@ -19,6 +19,9 @@ void u64map_destroy(u64map *m);
 void *u64map_get(const u64map *m, uint64_t key);
 /* Inserts or replaces; returns 0, or -1 when out of memory. */
 int u64map_put(u64map *m, uint64_t key, void *val);
+/* u64map_put that also gives the value it replaced (NULL if none) in *OLD:
+ * one probe where a get and a put take two. */
+int u64map_exchange(u64map *m, uint64_t key, void *val, void **old);
 /* Removes KEY; returns its value or NULL. */
 void *u64map_del(u64map *m, uint64_t key);
 

@@ -81,8 +81,7 @@ bs_engine *engine_new(const bs_options *opts, bs_finding_sink sink, void *sink_c
     e->sink = sink;
     e->sink_ctx = sink_ctx;
     if (u64map_init(&e->by_view, 1024) < 0 || u64map_init(&e->by_obj, 1024) < 0 ||
-        u64map_init(&e->string_ids, 256) < 0 || u64map_init(&e->answers, 1024) < 0 ||
-        u64map_init(&e->tomb_head, 1024) < 0) {
+        u64map_init(&e->string_ids, 256) < 0) {
         engine_free(e);
         return NULL;
     }
@@ -107,14 +106,12 @@ void engine_free(bs_engine *e)
     for (size_t i = 0; i < e->by_obj.cap; i++)
         if (e->by_obj.keys[i])
             free(e->by_obj.vals[i]);
-    writable_free(e);
     for (size_t i = 0; i < e->nstrings; i++)
         free(e->strings[i]);
     free(e->strings);
     u64map_destroy(&e->by_view);
     u64map_destroy(&e->by_obj);
     u64map_destroy(&e->string_ids);
-    u64map_destroy(&e->tomb_head);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
@@ -164,7 +161,9 @@ void bs_flag_names(int32_t flags, char *buf, size_t len)
 
 /* ---- registry --------------------------------------------------------- */
 
-static void unlink_export(bs_engine *e, export_rec *x, exporter_rec *owner)
+/* Takes X out of the live list and its exporter's; out of the view map too
+ * unless the caller already removed it (IN_VIEW_MAP 0). */
+static void unlink_export(bs_engine *e, export_rec *x, int in_view_map)
 {
     if (x->prev)
         x->prev->next = x->next;
@@ -174,17 +173,16 @@ static void unlink_export(bs_engine *e, export_rec *x, exporter_rec *owner)
         x->next->prev = x->prev;
     e->nlive--;
     mutation_on_gone(e, x);
-    if (x->in_view_map && u64map_get(&e->by_view, x->view) == x)
+    if (in_view_map && x->in_view_map && u64map_get(&e->by_view, x->view) == x)
         u64map_del(&e->by_view, x->view);
-    if (owner) {
-        if (x->obj_prev)
-            x->obj_prev->obj_next = x->obj_next;
-        else
-            owner->exports = x->obj_next;
-        if (x->obj_next)
-            x->obj_next->obj_prev = x->obj_prev;
-        owner->nlive--;
-    }
+    exporter_rec *owner = x->owner;
+    if (x->obj_prev)
+        x->obj_prev->obj_next = x->obj_next;
+    else
+        owner->exports = x->obj_next;
+    if (x->obj_next)
+        x->obj_next->obj_prev = x->obj_prev;
+    owner->nlive--;
 }
 
 static void add_tombstone(bs_engine *e, const export_rec *x, const bs_event *rel)
@@ -192,8 +190,8 @@ static void add_tombstone(bs_engine *e, const export_rec *x, const bs_event *rel
     uint64_t seq = ++e->tomb_next; /* 1-based */
     tombstone *t = &e->tomb[(seq - 1) % N_TOMBSTONES];
     /* the entry overwritten was the newest of its object: forget the chain */
-    if (t->seq && (uint64_t)(uintptr_t)u64map_get(&e->tomb_head, t->obj) == t->seq)
-        u64map_del(&e->tomb_head, t->obj);
+    if (t->seq && t->owner->tomb_seq == t->seq)
+        t->owner->tomb_seq = 0;
     t->view = x->view;
     t->obj = x->obj;
     t->buf = x->v.buf;
@@ -206,18 +204,20 @@ static void add_tombstone(bs_engine *e, const export_rec *x, const bs_event *rel
     t->release_stack = rel ? rel->stack : 0;
     t->release_thread = rel ? rel->thread : 0;
     t->seq = seq;
-    t->prev_seq = (uint64_t)(uintptr_t)u64map_get(&e->tomb_head, x->obj);
-    u64map_put(&e->tomb_head, x->obj, (void *)(uintptr_t)seq);
+    t->prev_seq = x->owner->tomb_seq;
+    t->owner = x->owner;
+    x->owner->tomb_seq = seq;
 }
 
-/* Drops every tombstone of OBJ: the object is gone, its address may be
- * reused. Follows OBJ's chain; an entry the ring has overwritten ends it. */
-static void forget_tombstones(bs_engine *e, uint64_t obj)
+/* Drops every tombstone of O's object: it is gone, its address may be
+ * reused. Follows the chain; an entry the ring has overwritten ends it. */
+static void forget_tombstones(bs_engine *e, exporter_rec *o)
 {
-    uint64_t seq = (uint64_t)(uintptr_t)u64map_del(&e->tomb_head, obj);
+    uint64_t seq = o->tomb_seq;
+    o->tomb_seq = 0;
     while (seq && e->tomb_next - seq < N_TOMBSTONES) {
         tombstone *t = &e->tomb[(seq - 1) % N_TOMBSTONES];
-        if (t->seq != seq || t->obj != obj)
+        if (t->seq != seq || t->owner != o)
             break;
         seq = t->prev_seq;
         memset(t, 0, sizeof *t);
@@ -275,17 +275,18 @@ static void on_export(bs_engine *e, const bs_event *ev)
 {
     if (!ev->view || !ev->obj)
         return; /* not a real export (a damaged trace): 0 is no map key */
-    writable_on_export(e, ev);
     exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
-    mutation_on_export(e, ev, o);
-    export_rec *old = u64map_get(&e->by_view, ev->view);
-    if (old) {
-        /* The Py_buffer was filled again without a release: the old export can
-         * no longer be released; keep it in the live list (a leak) but drop it
-         * from the view map. */
-        u64map_del(&e->by_view, ev->view);
-        old->in_view_map = 0;
+    if (!o) {
+        if (!(o = calloc(1, sizeof *o)))
+            return;
+        o->obj = ev->obj;
+        if (u64map_put(&e->by_obj, ev->obj, o) < 0) {
+            free(o);
+            return;
+        }
     }
+    writable_on_export(e, ev, o);
+    mutation_on_export(e, ev, o);
     export_rec *x = e->free_exports;
     if (x) {
         e->free_exports = x->next;
@@ -303,20 +304,25 @@ static void on_export(bs_engine *e, const bs_event *ev)
     x->contents_hash = ev->contents_hash;
     x->in_view_map = 1;
     x->consumer = ev->consumer;
-    u64map_put(&e->by_view, ev->view, x);
+    x->owner = o;
+    export_rec *old;
+    if (u64map_exchange(&e->by_view, ev->view, x, (void **)&old) < 0) {
+        x->next = e->free_exports;
+        e->free_exports = x;
+        return;
+    }
+    if (old) {
+        /* The Py_buffer was filled again without a release: the old export can
+         * no longer be released; keep it in the live list (a leak) but out of
+         * the view map. */
+        old->in_view_map = 0;
+    }
     x->next = e->live;
     if (e->live)
         e->live->prev = x;
     e->live = x;
     e->nlive++;
 
-    if (!o) {
-        o = calloc(1, sizeof *o);
-        if (!o)
-            return;
-        o->obj = ev->obj;
-        u64map_put(&e->by_obj, ev->obj, o);
-    }
     x->obj_next = o->exports;
     if (o->exports)
         o->exports->obj_prev = x;
@@ -325,22 +331,21 @@ static void on_export(bs_engine *e, const bs_event *ev)
     mutation_after_export(e, x, ev);
 }
 
-static export_rec *match_release(bs_engine *e, const bs_event *ev, exporter_rec **owner)
+/* The live export EV releases; *IN_VIEW_MAP tells whether it is still in
+ * the view map (a match by view takes it out at once: one probe). */
+static export_rec *match_release(bs_engine *e, const bs_event *ev, int *in_view_map)
 {
-    export_rec *x = u64map_get(&e->by_view, ev->view);
+    export_rec *x = u64map_del(&e->by_view, ev->view);
     if (x) {
-        *owner = u64map_get(&e->by_obj, x->obj);
+        *in_view_map = 0;
         return x;
     }
     /* a consumer may release a copy of the view: match on obj, buf, len, internal */
+    *in_view_map = 1;
     exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
-    if (o) {
-        for (x = o->exports; x; x = x->obj_next)
-            if (x->v.buf == ev->v.buf && x->v.len == ev->v.len && x->v.internal == ev->v.internal) {
-                *owner = o;
-                return x;
-            }
-    }
+    for (x = o ? o->exports : NULL; x; x = x->obj_next)
+        if (x->v.buf == ev->v.buf && x->v.len == ev->v.len && x->v.internal == ev->v.internal)
+            return x;
     return NULL;
 }
 
@@ -361,8 +366,8 @@ static const tombstone *find_tombstone(bs_engine *e, const bs_event *ev)
 
 static void on_release(bs_engine *e, const bs_event *ev)
 {
-    exporter_rec *owner = NULL;
-    export_rec *x = match_release(e, ev, &owner);
+    int in_view_map;
+    export_rec *x = match_release(e, ev, &in_view_map);
     if (x) {
         if (ev->source == BS_SRC_SLOT && ev->refcnt_after < ev->refcnt_before) {
             bs_finding f = {.check = BS_CHECK_RELEASE_DECREFS_OBJ};
@@ -394,15 +399,10 @@ static void on_release(bs_engine *e, const bs_event *ev)
         bs_export_info xi = {x->obj, x->type_name, x->thread, x->stack, x->flags, &x->v,
                              x->contents_hash};
         rules_view_on_release(e, &xi, ev);
-        unlink_export(e, x, owner);
+        unlink_export(e, x, in_view_map);
         add_tombstone(e, x, ev);
         x->next = e->free_exports;
         e->free_exports = x;
-        if (owner && owner->nlive == 0) {
-            /* nothing left to know about this exporter until its next export */
-            u64map_del(&e->by_obj, owner->obj);
-            free(owner);
-        }
         return;
     }
     /* Only where every export of the type is seen (a wrapped release slot)
@@ -447,10 +447,9 @@ static void on_release(bs_engine *e, const bs_event *ev)
 static void on_dealloc(bs_engine *e, const bs_event *ev)
 {
     exporter_rec *o = u64map_del(&e->by_obj, ev->obj);
-    forget_tombstones(e, ev->obj);
-    writable_on_dealloc(e, ev->obj);
     if (!o)
         return;
+    forget_tombstones(e, o);
     if (o->nlive) {
         export_rec *first = o->exports;
         int64_t bytes = 0;
@@ -481,7 +480,7 @@ static void on_dealloc(bs_engine *e, const bs_event *ev)
         while (o->exports) {
             export_rec *x = o->exports;
             mutation_forget(e, x);
-            unlink_export(e, x, o);
+            unlink_export(e, x, 1);
             free(x);
         }
     }
@@ -597,11 +596,10 @@ void engine_process(bs_engine *e, const bs_event *ev)
 int engine_has_exporter(bs_engine *e, uint64_t obj)
 {
     /* most deallocations happen while no exporter has state: no lock */
-    if (__atomic_load_n(&e->by_obj.len, __ATOMIC_RELAXED) == 0 &&
-        __atomic_load_n(&e->answers.len, __ATOMIC_RELAXED) == 0)
+    if (__atomic_load_n(&e->by_obj.len, __ATOMIC_RELAXED) == 0)
         return 0;
     engine_lock(e);
-    int r = u64map_get(&e->by_obj, obj) != NULL || u64map_get(&e->answers, obj) != NULL;
+    int r = u64map_get(&e->by_obj, obj) != NULL;
     engine_unlock(e);
     return r;
 }

@@ -22,8 +22,11 @@ typedef struct {
 
 struct watch_rec;
 
+struct exporter_rec;
+
 typedef struct export_rec {
     uint64_t view, obj;
+    struct exporter_rec *owner; /* its exporter's record */
     uint32_t type_name, thread, stack;
     int32_t flags;
     bs_view_fields v;
@@ -55,10 +58,27 @@ typedef struct watch_rec {
     bs_other_export others[BS_MAX_OTHERS];
 } watch_rec;
 
+/* The WRITABLE answers an exporter gave over its life (rules_writable.c). */
 typedef struct {
+    uint32_t type_name; /* of the object that answered; 0: no answer yet */
+    /* answers to requests without PyBUF_WRITABLE, by readonly value */
+    uint8_t seen[2];
+    uint8_t granted; /* a PyBUF_WRITABLE request was granted */
+    uint8_t reported_live, reported_change, reported_policy;
+    uint32_t stack[2], thread[2];
+    int32_t flags[2];
+    uint32_t granted_stack, granted_thread;
+    int32_t granted_flags;
+} writable_answers;
+
+/* Everything known about one exporter object, from its first export until
+ * its deallocation (or the engine's end): one map entry for it all. */
+typedef struct exporter_rec {
     uint64_t obj;
     uint32_t nlive;
-    export_rec *exports;
+    export_rec *exports;   /* its live exports */
+    uint64_t tomb_seq;     /* its newest tombstone, 0 = none */
+    writable_answers answers;
 } exporter_rec;
 
 /* A recently released export: evidence for release-unknown. */
@@ -69,6 +89,9 @@ typedef struct {
     int32_t flags;
     uint64_t seq;      /* 1 + its number in the ring's history; 0 = empty */
     uint64_t prev_seq; /* the previous tombstone of the same obj, or 0 */
+    /* the exporter's record: alive while the tombstone is (its deallocation
+     * clears its tombstones) */
+    exporter_rec *owner;
 } tombstone;
 
 #define N_TOMBSTONES 4096
@@ -82,13 +105,12 @@ struct bs_engine {
     bs_finding_sink sink;
     void *sink_ctx;
     u64map by_view;      /* view -> export_rec */
-    u64map by_obj;       /* obj -> exporter_rec */
+    u64map by_obj;       /* obj -> exporter_rec, until the object's deallocation */
     export_rec *live;    /* list head */
     struct watch_rec *by_mem; /* interval index of the watched exports (rules_mutation.c) */
     size_t nlive;
     tombstone tomb[N_TOMBSTONES];
     size_t tomb_next;
-    u64map tomb_head;    /* obj -> seq of its newest tombstone */
     char **strings;
     size_t nstrings, capstrings;
     u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
@@ -96,8 +118,6 @@ struct bs_engine {
     /* rules_mutation.c: live exports carrying a content hash; written under
      * the lock with atomic stores, so that it can be tested without it */
     struct watch_rec *watched;
-    /* rules_writable.c: obj -> answers given over the object's lifetime */
-    u64map answers;
 };
 
 /* Sends F to the sink at the severity the options give its check. */
@@ -110,7 +130,7 @@ const char *finding_title(const char *fmt, uint32_t thread, int32_t flags);
 void finding_from_export(bs_engine *e, bs_finding *f, const export_rec *x);
 
 /* rules_mutation.c */
-/* O: the exporter's record, or NULL when it has no live export */
+/* O: the exporter's record */
 void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o);
 void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev);
 void mutation_on_observe(bs_engine *e, const bs_event *ev);
@@ -123,8 +143,7 @@ void mutation_free_record(export_rec *x);
 void mutation_on_gone(bs_engine *e, export_rec *x);
 
 /* rules_writable.c */
-void writable_on_export(bs_engine *e, const bs_event *ev);
-void writable_on_dealloc(bs_engine *e, uint64_t obj);
-void writable_free(bs_engine *e);
+/* O: the exporter's record (its live exports are the others) */
+void writable_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o);
 
 #endif

@@ -1,29 +1,16 @@
 /* The WRITABLE answer rules: inconsistent-writable and
  * writable-request-ignored. The docs of bf_getbuffer: "the choice [of
- * readonly] MUST be consistent for all consumers". Answers are kept per
- * exporter object for its whole life (not only while exports are live) and
- * dropped at its deallocation, so that a new object at a reused address
+ * readonly] MUST be consistent for all consumers". Answers are kept in the
+ * exporter's record for its whole life (not only while exports are live),
+ * which its deallocation drops, so that a new object at a reused address
  * starts afresh; a different type at the same address also starts afresh.
  * Called with the engine lock held; no Python. */
 #include <stdio.h>
-#include <stdlib.h>
+#include <string.h>
 
 #include "registry.h"
 
 #define PYBUF_WRITABLE 0x1
-
-typedef struct {
-    uint32_t type_name;
-    /* answers to requests without PyBUF_WRITABLE, by readonly value */
-    int seen[2];
-    uint32_t stack[2], thread[2];
-    int32_t flags[2];
-    /* a PyBUF_WRITABLE request was granted */
-    int granted;
-    uint32_t granted_stack, granted_thread;
-    int32_t granted_flags;
-    int reported_live, reported_change, reported_policy;
-} answers;
 
 static void report(bs_engine *e, const bs_event *ev, bs_severity max, const char *why,
                    uint32_t other_thread, uint32_t other_stack, int32_t other_flags,
@@ -72,26 +59,18 @@ static void report_ignored(bs_engine *e, const bs_event *ev)
     engine_emit(e, &f);
 }
 
-void writable_on_export(bs_engine *e, const bs_event *ev)
+void writable_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
 {
     int ro = ev->v.readonly != 0;
     if ((ev->flags & PYBUF_WRITABLE) && ro) {
         report_ignored(e, ev);
         return; /* not an answer to compare: the request itself was broken */
     }
-    answers *a = u64map_get(&e->answers, ev->obj);
-    if (a && a->type_name != ev->type_name) {
-        /* a different object at a reused address whose death was not seen */
-        free(a);
-        u64map_del(&e->answers, ev->obj);
-        a = NULL;
-    }
-    if (!a) {
-        a = calloc(1, sizeof *a);
-        if (!a || u64map_put(&e->answers, ev->obj, a) < 0) {
-            free(a);
-            return;
-        }
+    writable_answers *a = &o->answers;
+    if (a->type_name != ev->type_name) {
+        /* the first answer, or a different object at a reused address whose
+         * death was not seen */
+        memset(a, 0, sizeof *a);
         a->type_name = ev->type_name;
     }
     if (ev->flags & PYBUF_WRITABLE) {
@@ -103,9 +82,8 @@ void writable_on_export(bs_engine *e, const bs_event *ev)
         }
     } else {
         /* a live export of the same exporter with the other answer? */
-        exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
         export_rec *conflict = NULL;
-        for (export_rec *x = o ? o->exports : NULL; x; x = x->obj_next)
+        for (export_rec *x = o->exports; x; x = x->obj_next)
             if (x->in_view_map && !(x->flags & PYBUF_WRITABLE) && (x->v.readonly != 0) != ro) {
                 conflict = x;
                 break;
@@ -150,17 +128,4 @@ void writable_on_export(bs_engine *e, const bs_event *ev)
                now_granted ? "the readonly=1 answer was given to thread T%u with %s at:"
                            : "a PyBUF_WRITABLE request was granted to thread T%u with %s at:");
     }
-}
-
-void writable_on_dealloc(bs_engine *e, uint64_t obj)
-{
-    free(u64map_del(&e->answers, obj));
-}
-
-void writable_free(bs_engine *e)
-{
-    for (size_t i = 0; i < e->answers.cap; i++)
-        if (e->answers.keys && e->answers.keys[i])
-            free(e->answers.vals[i]);
-    u64map_destroy(&e->answers);
 }

@@ -208,6 +208,37 @@ static void test_address_reuse_forgets_tombstones(void)
     engine_free(e);
 }
 
+/* The tombstone ring wraps over entries of exporters that died and of ones
+ * still alive (ASan: no entry may outlive its exporter's record); a double
+ * release is recognised while its tombstone is in the ring, not after. */
+static void test_tombstone_ring_wraps(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_event x = export_ev(0x1000, 0x9000, 8, 1);
+    bs_event r = release_ev(0x1000, 0x9000, 8, 1);
+    engine_process(e, &x);
+    engine_process(e, &r); /* 0x9000's tombstone, overwritten below */
+    for (uint64_t i = 0; i < 10000; i++) {
+        uint64_t obj = 0x100000 + (i % 64) * 0x1000;
+        bs_event xi = export_ev(0x2000, obj, 8, 1);
+        bs_event ri = release_ev(0x2000, obj, 8, 1);
+        engine_process(e, &xi);
+        engine_process(e, &ri);
+        if (i % 3 == 0) {
+            bs_event d = {.kind = BS_EV_DEALLOC, .obj = obj};
+            engine_process(e, &d);
+        }
+    }
+    CHECK(c.n == 0);
+    bs_event again = release_ev(0x2000, 0x100000 + 63 * 0x1000, 8, 1); /* last i = 9983: alive */
+    engine_process(e, &again);
+    CHECK(c.n == 1 && c.f[0].check == BS_CHECK_RELEASE_UNKNOWN && c.f[0].nstacks == 3);
+    engine_process(e, &r); /* its tombstone is gone: no longer known as a double release */
+    CHECK(c.n == 2 && c.f[1].check == BS_CHECK_RELEASE_UNKNOWN && c.f[1].nstacks == 1);
+    engine_free(e);
+}
+
 static void test_refilled_view_keeps_old_export_as_leak(void)
 {
     captured c = {0};
@@ -286,6 +317,7 @@ int main(void)
     test_release_decrefs_obj();
     test_exporter_freed_while_exported();
     test_address_reuse_forgets_tombstones();
+    test_tombstone_ring_wraps();
     test_refilled_view_keeps_old_export_as_leak();
     test_disabled_check_is_silent();
     test_fork_child_does_not_report_inherited();

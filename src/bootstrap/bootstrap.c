@@ -277,6 +277,8 @@ static int core_exit_status(int status)
            (unsigned long long)bs_stat.callsite_releases,
            (unsigned long long)bs_stat.callsite_release_events,
            (unsigned long long)bs_stat.deallocs_with_state, depot_size());
+    bs_log("stats: native stacks unwound %llu, taken from the stack cache %llu",
+           (unsigned long long)bs_stat.unwinds, (unsigned long long)bs_stat.stack_cache_hits);
     bs_safe_read_stats sr;
     safe_read_stats(&sr);
     bs_log("stats: view reads: %llu trusted, %llu in loaded objects, %llu in the break heap, "

@@ -43,6 +43,8 @@ typedef struct {
     uint64_t callsite_releases; /* PyBuffer_Release calls through call sites */
     uint64_t callsite_release_events; /* of those, releases of slotless exporters */
     uint64_t deallocs_with_state;
+    uint64_t unwinds;           /* native stacks unwound (libunwind) */
+    uint64_t stack_cache_hits;  /* stacks from the per-thread cache */
 } bs_stats;
 extern bs_stats bs_stat;
 #define BS_COUNT(field) __atomic_fetch_add(&bs_stat.field, 1, __ATOMIC_RELAXED)

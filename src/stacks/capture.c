@@ -50,6 +50,27 @@ static int copy_native(void *const *raw, int n, uint64_t *pcs, int depth)
     return nn;
 }
 
+/* Is code outside the interpreter among the innermost PROBE_FRAMES frames
+ * of RAW[0..n) that are not this core's? With no Python frame (NPY 0)
+ * everything is. */
+static int probe_outside(void *const *raw, int n, int npy)
+{
+    if (!npy)
+        return 1;
+    for (int k = 0, seen = 0; k < n && seen < PROBE_FRAMES; k++) {
+        uintptr_t pc = (uintptr_t)raw[k];
+        if (pc >= bs_core_state.text_start && pc < bs_core_state.text_end)
+            continue; /* this core's own frames do not count */
+        seen++;
+        if (!inside(pc)) {
+            if (bs_core_state.opts.verbosity >= 2)
+                bs_log("consumer outside the interpreter: frame %d pc %p", k, (void *)pc);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Native frames outside this core into PCS (at most DEPTH) per NATIVE; NPY:
  * Python frames already taken. */
 static int native_part(uint64_t *pcs, int depth, int npy, bs_native_mode native)
@@ -59,28 +80,19 @@ static int native_part(uint64_t *pcs, int depth, int npy, bs_native_mode native)
     int nn = 0;
     int full_depth = depth + 8 < MAX_FRAMES + 16 ? depth + 8 : MAX_FRAMES + 16;
     if (o->native_stacks && (native == BS_NATIVE_FULL || (native == BS_NATIVE_NONE && !npy))) {
+        BS_COUNT(unwinds);
         nn = copy_native(raw, unw_backtrace(raw, full_depth), pcs, depth);
     } else if (o->native_stacks && native == BS_NATIVE_PROBE) {
         /* Pure-Python traffic has nothing native to show: look at the
          * innermost frames first and unwind fully only when code outside the
          * interpreter is among them (or when there is no Python stack). */
         int n = unw_backtrace(raw, PROBE_FRAMES + CORE_FRAMES);
-        int outside = npy == 0;
-        for (int k = 0, seen = 0; k < n && !outside && seen < PROBE_FRAMES; k++) {
-            uintptr_t pc = (uintptr_t)raw[k];
-            if (pc >= bs_core_state.text_start && pc < bs_core_state.text_end)
-                continue; /* this core's own frames do not count */
-            seen++;
-            if (!inside(pc)) {
-                outside = 1;
-                if (o->verbosity >= 2)
-                    bs_log("consumer outside the interpreter: frame %d pc %p", k, (void *)pc);
-            }
-        }
-        if (!outside)
+        if (!probe_outside(raw, n, npy)) {
             n = 0;
-        else if (n == PROBE_FRAMES + CORE_FRAMES)
+        } else if (n == PROBE_FRAMES + CORE_FRAMES) {
+            BS_COUNT(unwinds);
             n = unw_backtrace(raw, full_depth);
+        }
         nn = copy_native(raw, n, pcs, depth);
     }
     return nn;
@@ -94,25 +106,12 @@ static inline int python_part(uint64_t *py)
     return o->python_stacks ? pyframes_capture(py, depth < MAX_FRAMES ? depth : MAX_FRAMES) : 0;
 }
 
-/* Adds the native part per NATIVE to the NPY Python frames in PY and stores
- * the stack; *NN: the native frames taken. Inlined so that the probe's
- * window of frames sees no extra level of this core. */
-static inline __attribute__((always_inline)) uint32_t store_with_native(const uint64_t *py, int npy,
-                                                                        bs_native_mode native,
-                                                                        int *nn)
-{
-    uint64_t pcs[MAX_FRAMES];
-    *nn = native_part(pcs, (int)bs_core_state.opts.stack_depth, npy, native);
-    if (!npy && !*nn)
-        return 0;
-    return depot_put(py, (uint32_t)npy, pcs, (uint32_t)*nn, resolve);
-}
-
 uint32_t capture_stack_mode(int with_python, bs_native_mode native)
 {
-    uint64_t py[2 * MAX_FRAMES];
-    int npy = with_python ? python_part(py) : 0, nn;
-    return store_with_native(py, npy, native, &nn);
+    uint64_t py[2 * MAX_FRAMES], pcs[MAX_FRAMES];
+    int npy = with_python ? python_part(py) : 0;
+    int nn = native_part(pcs, (int)bs_core_state.opts.stack_depth, npy, native);
+    return npy || nn ? depot_put(py, (uint32_t)npy, pcs, (uint32_t)nn, resolve) : 0;
 }
 
 /* Per-thread direct-mapped cache: key -> depot id. */
@@ -170,17 +169,35 @@ uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *s
     /* unseeded (a seed costs a secret derivation per long input), then mixed */
     uint64_t key = u64_mix(XXH3_64bits(py, (size_t)npy * 2 * sizeof py[0]) ^ seed) | 1;
     struct bs_stack_cache_entry *e = &tls->stack_cache[key & (STACK_CACHE_SIZE - 1)];
-    if (e->key == key)
+    if (e->key == key) {
+        BS_COUNT(stack_cache_hits);
         return e->id;
+    }
+    uint64_t pcs[MAX_FRAMES];
     int nn;
-    uint32_t id = store_with_native(py, npy, native, &nn);
-    /* A probe that found code outside the interpreter is not remembered: at
-     * an interpreter site (PyArg_ParseTuple's "y*"), sibling extension
-     * functions with frames of the same size would share a key, and the
-     * innermost extension frame is what the report must get right. A probe
-     * that found none is: the interpreter's own chain to this site. */
-    if (native == BS_NATIVE_PROBE && nn)
-        return id;
+    if (native == BS_NATIVE_PROBE) {
+        /* At an interpreter site (PyArg_ParseTuple's "y*", PyMemoryView_FromObject)
+         * sibling extension functions with frames of the same size reach the
+         * same site and SP: a probe that found code outside the interpreter
+         * is remembered under its window of innermost frames, which holds the
+         * extension's return address; one that found none under the key. */
+        void *raw[PROBE_FRAMES + CORE_FRAMES];
+        int n = unw_backtrace(raw, PROBE_FRAMES + CORE_FRAMES);
+        if (probe_outside(raw, n, npy)) {
+            key = u64_mix(XXH3_64bits(raw, (size_t)n * sizeof raw[0]) ^ key) | 1;
+            e = &tls->stack_cache[key & (STACK_CACHE_SIZE - 1)];
+            if (e->key == key) {
+                BS_COUNT(stack_cache_hits);
+                return e->id;
+            }
+            nn = native_part(pcs, (int)o->stack_depth, npy, BS_NATIVE_FULL);
+        } else {
+            nn = 0;
+        }
+    } else {
+        nn = native_part(pcs, (int)o->stack_depth, npy, native);
+    }
+    uint32_t id = npy || nn ? depot_put(py, (uint32_t)npy, pcs, (uint32_t)nn, resolve) : 0;
     e->key = key;
     e->id = id;
     return id;

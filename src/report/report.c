@@ -139,8 +139,8 @@ static int frozen(const char *file)
 static void summary_location(const shown_stack *s, strbuf *b)
 {
     for (uint32_t i = 0; i < s->st.npy; i++)
-        if (!frozen(s->st.py[i].file)) {
-            sb_printf(b, "%s:%d in %s", s->st.py[i].file, s->st.py[i].line, s->st.py[i].function);
+        if (!frozen(s->st.py[i]->file)) {
+            sb_printf(b, "%s:%d in %s", s->st.py[i]->file, s->st.py[i]->line, s->st.py[i]->function);
             return;
         }
     for (int i = 0; i < s->nnative; i++)
@@ -154,7 +154,7 @@ static void summary_location(const shown_stack *s, strbuf *b)
             return;
         }
     if (s->st.npy)
-        sb_printf(b, "%s:%d in %s", s->st.py[0].file, s->st.py[0].line, s->st.py[0].function);
+        sb_printf(b, "%s:%d in %s", s->st.py[0]->file, s->st.py[0]->line, s->st.py[0]->function);
     else
         sb_puts(b, "<unknown location>");
 }
@@ -170,7 +170,7 @@ typedef struct {
 static int location_index(const shown_stack *s)
 {
     for (uint32_t i = 0; i < s->st.npy; i++)
-        if (!frozen(s->st.py[i].file))
+        if (!frozen(s->st.py[i]->file))
             return (int)i;
     for (int i = 0; i < s->nnative; i++)
         if (!is_hidden(s->native[i].module))
@@ -185,9 +185,9 @@ static void resolve(const bs_finding *f, resolved_storage *rs, bs_rfinding *out)
         collect(f->stacks[i].stack, s);
         int k = 0;
         for (uint32_t j = 0; j < s->st.npy; j++, k++)
-            rs->frames[i][k] = (bs_rframe){.python = 1, .file = s->st.py[j].file,
-                                           .line = s->st.py[j].line,
-                                           .function = s->st.py[j].function};
+            rs->frames[i][k] = (bs_rframe){.python = 1, .file = s->st.py[j]->file,
+                                           .line = s->st.py[j]->line,
+                                           .function = s->st.py[j]->function};
         for (int j = 0; j < s->nnative; j++, k++)
             rs->frames[i][k] = (bs_rframe){.python = 0, .file = s->native[j].file,
                                            .line = s->native[j].line,
@@ -206,8 +206,8 @@ static void text_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack 
     sb_printf(b, "  %s\n", fs->title);
     int k = 0;
     for (uint32_t i = 0; i < s->st.npy; i++)
-        sb_printf(b, "    #%d %s:%d in %s\n", k++, s->st.py[i].file, s->st.py[i].line,
-                  s->st.py[i].function);
+        sb_printf(b, "    #%d %s:%d in %s\n", k++, s->st.py[i]->file, s->st.py[i]->line,
+                  s->st.py[i]->function);
     for (int i = 0; i < s->nnative; i++) {
         const bs_native_frame *f = &s->native[i];
         sb_printf(b, "    #%d 0x%llx in %s (%s+0x%llx)", k++,
@@ -230,9 +230,9 @@ static void json_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack 
     for (uint32_t i = 0; i < s->st.npy; i++, k++) {
         sb_puts(b, k ? ", " : "");
         sb_puts(b, "{\"kind\": \"python\", \"file\": ");
-        sb_json_str(b, s->st.py[i].file);
-        sb_printf(b, ", \"line\": %d, \"function\": ", s->st.py[i].line);
-        sb_json_str(b, s->st.py[i].function);
+        sb_json_str(b, s->st.py[i]->file);
+        sb_printf(b, ", \"line\": %d, \"function\": ", s->st.py[i]->line);
+        sb_json_str(b, s->st.py[i]->function);
         sb_puts(b, "}");
     }
     for (int i = 0; i < s->nnative; i++, k++) {
@@ -377,8 +377,8 @@ static int match_suppressions(const bs_finding *f)
         if (!f->stacks[i].stack || depot_get(f->stacks[i].stack, &st) < 0)
             continue;
         for (uint32_t k = 0; k < st.npy && n + 2 <= sizeof strs / sizeof strs[0]; k++) {
-            strs[n++] = st.py[k].function;
-            strs[n++] = st.py[k].file;
+            strs[n++] = st.py[k]->function;
+            strs[n++] = st.py[k]->file;
         }
         for (uint32_t k = 0; k < st.nnative && n + 2 <= sizeof strs / sizeof strs[0]; k++) {
             bs_native_frame nf;

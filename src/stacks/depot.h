@@ -2,8 +2,10 @@
  * (0 = no stack). A stack is Python frames (innermost first) followed by
  * native return addresses (innermost first). Python frames are keyed by
  * (code object, instruction offset) and resolved to file/line/function
- * strings once, when the stack is first stored, by a resolver the caller
+ * strings once, when the frame is first stored, by a resolver the caller
  * supplies; after that the depot holds plain strings and needs no Python.
+ * Each distinct Python frame is stored once and shared by the stacks that
+ * hold it: 8 bytes per frame of a stack.
  * Thread-safe; allocates with malloc. */
 #ifndef BUFSAN_STACKS_DEPOT_H
 #define BUFSAN_STACKS_DEPOT_H
@@ -18,13 +20,14 @@ typedef struct {
 
 typedef struct {
     uint32_t npy, nnative;
-    const bs_py_frame *py;
+    const bs_py_frame *const *py; /* each distinct frame is stored once */
     const uint64_t *pcs;
 } bs_stack;
 
 /* Resolves Python frame KEY (two words) into F; the strings must stay valid
  * for the process's life (the depot never frees them; a resolver may share
- * them between frames). Called without the depot lock held. */
+ * them between frames). Called without the depot lock held, once per
+ * distinct key. */
 typedef void (*bs_py_resolver)(const uint64_t key[2], bs_py_frame *f);
 
 /* Stores a stack; PYKEYS holds 2*NPY words. Returns its id (0 on OOM). */

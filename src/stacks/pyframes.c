@@ -48,25 +48,15 @@ static char *utf8_or(PyObject *s, const char *fallback)
     return strdup(u);
 }
 
-/* Frames already resolved, by (code object, instruction offset), and the
- * names of each code object: a test suite's thousands of distinct stacks
- * share most of their frames, which are resolved and stored once (the
- * depot never frees the strings it is given). Used with the GIL held. */
+/* The names of each code object, resolved once: a test suite's thousands
+ * of distinct frames share a few hundred code objects (the depot stores
+ * each distinct frame once and never frees the strings it is given). Used
+ * with the GIL held. */
 typedef struct {
     const char *file, *function;
 } code_names;
 
-typedef struct {
-    uint64_t code, offset;
-    bs_py_frame f;
-} frame_memo;
-
-static u64map names_by_code, frames_by_key;
-
-static uint64_t frame_key(uint64_t code, uint64_t offset)
-{
-    return u64_mix(code ^ (offset * 0x9e3779b97f4a7c15ULL)) | 1;
-}
+static u64map names_by_code;
 
 static const code_names *names_of(PyCodeObject *co)
 {
@@ -89,15 +79,6 @@ static const code_names *names_of(PyCodeObject *co)
 void pyframes_resolve(const uint64_t key[2], void *out)
 {
     bs_py_frame *f = out;
-    if (!frames_by_key.cap)
-        u64map_init(&frames_by_key, 1024);
-    uint64_t k = frame_key(key[0], key[1]);
-    /* collisions: the map holds one memo per hash, checked against the key */
-    frame_memo *m = u64map_get(&frames_by_key, k);
-    if (m && m->code == key[0] && m->offset == key[1]) {
-        *f = m->f;
-        return;
-    }
     PyCodeObject *co = (PyCodeObject *)(uintptr_t)key[0];
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -106,13 +87,6 @@ void pyframes_resolve(const uint64_t key[2], void *out)
     f->function = n && n->function ? n->function : "?";
     f->line = PyCode_Addr2Line(co, (int)key[1]);
     PyErr_Restore(type, value, tb);
-    if (!m && (m = malloc(sizeof *m))) {
-        m->code = key[0];
-        m->offset = key[1];
-        m->f = *f;
-        if (u64map_put(&frames_by_key, k, m) < 0)
-            free(m);
-    }
 }
 
 /* The ASCII text of a str object, read from its memory (no C-API call):

@@ -137,7 +137,7 @@ static int stack_text(html_doc *d, uint32_t id)
     strbuf b = {0};
     int k = 0;
     for (uint32_t i = 0; i < st.npy && k < 64; i++, k++)
-        sb_printf(&b, "#%d %s:%d in %s\n", k, st.py[i].file, st.py[i].line, st.py[i].function);
+        sb_printf(&b, "#%d %s:%d in %s\n", k, st.py[i]->file, st.py[i]->line, st.py[i]->function);
     for (uint32_t i = 0; i < st.nnative && k < 64; i++, k++) {
         bs_native_frame f;
         if (symbolize_pc(st.pcs[i], &f) < 0) {

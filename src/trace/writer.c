@@ -441,8 +441,8 @@ static void ensure_stack(uint32_t id)
         return;
     /* strings and modules first: the STACK record only refers to them */
     for (uint32_t i = 0; i < st.npy; i++) {
-        ids[2 * i] = string_id(st.py[i].file);
-        ids[2 * i + 1] = string_id(st.py[i].function);
+        ids[2 * i] = string_id(st.py[i]->file);
+        ids[2 * i + 1] = string_id(st.py[i]->function);
     }
     for (uint32_t i = 0; i < st.nnative; i++)
         if (!pc_known(st.pcs[i])) {
@@ -455,7 +455,7 @@ static void ensure_stack(uint32_t id)
     for (uint32_t i = 0; i < st.npy; i++) {
         p_varint(&p, ids[2 * i]);
         p_varint(&p, ids[2 * i + 1]);
-        p_varint(&p, tr_zigzag(st.py[i].line));
+        p_varint(&p, tr_zigzag(st.py[i]->line));
     }
     p_varint(&p, st.nnative);
     uint64_t prev = 0;

@@ -393,7 +393,7 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
         ev.stack = gil ? (tls->releasing_view == view
                               ? capture_stack_at(BS_NATIVE_FULL, tls->releasing_pc,
                                                  __builtin_frame_address(0), 0)
-                              : capture_stack_mode(1, BS_NATIVE_NONE))
+                              : capture_stack_at(BS_NATIVE_NONE, NULL, NULL, 0))
                        : capture_stack_nogil();
     if (ev.refcnt_after < ev.refcnt_before) {
         /* name the slot function: +1 because frames are return addresses */

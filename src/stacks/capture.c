@@ -156,13 +156,15 @@ static struct bs_stack_cache_entry *new_stack_cache(void)
 uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *sp, int32_t flags)
 {
     const bs_options *o = &bs_core_state.opts;
-    if (!site || native == BS_NATIVE_NONE || !o->native_stacks || !o->stack_cache)
+    if ((!site && native != BS_NATIVE_NONE) || !o->native_stacks || !o->stack_cache)
         return capture_stack_mode(1, native);
     bs_tls *tls = bs_thread();
     if (!tls->stack_cache && !(tls->stack_cache = new_stack_cache()))
         return capture_stack_mode(1, native);
     uint64_t py[2 * MAX_FRAMES];
     int npy = python_part(py);
+    if (!npy && native == BS_NATIVE_NONE)
+        return capture_stack_mode(1, native); /* no Python frame: the native stack is it */
     uint64_t seed = ((uint64_t)(uintptr_t)site * 0x9e3779b97f4a7c15ULL) ^
                     ((uint64_t)(uintptr_t)sp << 7) ^ ((uint64_t)(uint32_t)flags << 40) ^
                     (uint64_t)native;

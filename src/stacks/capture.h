@@ -30,9 +30,11 @@ static inline uint32_t capture_stack(int with_python)
  * native stack again. For BS_NATIVE_FULL the site is in the extension, so
  * the innermost frame is always exact; deeper native frames of two chains
  * could only be confused if both reach that site with the same stack
- * pointer under the same Python frames. For BS_NATIVE_PROBE only stacks
- * without native frames (pure interpreter chains) are remembered. SITE 0:
- * no caching. */
+ * pointer under the same Python frames. For BS_NATIVE_PROBE (SITE in the
+ * interpreter) a stack with native frames is remembered under the probe's
+ * window of innermost frames as well, which holds the extension's return
+ * address. BS_NATIVE_NONE needs no SITE: the Python frames are the stack.
+ * SITE 0 (other modes): no caching. */
 uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *sp, int32_t flags);
 
 /* The same on a thread that does not hold the GIL: Python frames are read

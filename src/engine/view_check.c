@@ -27,7 +27,12 @@ void view_snapshot_fill(bs_view_snapshot *s, const bs_view_fields *fields, int32
     s->format[0] = '\0';
     if (fields->format) {
         size_t n = read(s->format, fields->format, sizeof s->format, 1, ctx);
-        const char *nul = n ? memchr(s->format, '\0', n) : NULL;
+        /* its first NUL; not memchr: its vector loads would wait for the
+         * byte stores of the read just made */
+        const char *nul = NULL;
+        for (size_t i = 0; i < n && !nul; i++)
+            if (!s->format[i])
+                nul = &s->format[i];
         if (nul)
             s->read |= BS_SNAP_FORMAT_READ;
         else if (n == sizeof s->format)

@@ -526,9 +526,12 @@ static void write_event(const bs_event *ev)
         else
             ensure_thread(v);
     }
-    uint64_t w[TR_MAX_EVENT_WORDS] = {0};
-    memcpy(w, ev, sizeof *ev);
-    const size_t nw = (sizeof *ev + 7) / 8;
+    /* the event's words, read in place */
+    typedef uint64_t __attribute__((may_alias)) word;
+    _Static_assert(sizeof *ev % 8 == 0 && sizeof *ev / 8 <= TR_MAX_EVENT_WORDS,
+                   "events are whole words");
+    const word *w = (const word *)(const void *)ev;
+    const size_t nw = sizeof *ev / 8;
     uint64_t *prev = W.prev[(unsigned)ev->kind < PREV_SLOTS ? (unsigned)ev->kind : 0];
     uint64_t t = event_ns();
     uint64_t mask = 0;

@@ -122,6 +122,12 @@ struct bs_engine {
 
 /* Sends F to the sink at the severity the options give its check. */
 void engine_emit(bs_engine *e, bs_finding *f);
+/* Is CHECK off? Then a finding of it is not even formatted (some fire on
+ * every export of a common pattern: writable-while-shared). */
+static inline int engine_check_off(const bs_engine *e, bs_check_id check)
+{
+    return e->opts->severity[check] == BS_SEV_OFF;
+}
 void finding_add_stack(bs_finding *f, const char *role, const char *title, uint32_t thread,
                        uint32_t stack);
 /* "acquired by thread T%u with %s at:" with the thread and the flag names. */

@@ -61,6 +61,8 @@ static void add_other(watch_rec *w, uint32_t stack, uint32_t thread, uint32_t ty
 
 static void report_moved(bs_engine *e, export_rec *old, const bs_event *ev)
 {
+    if (engine_check_off(e, BS_CHECK_MOVED_WHILE_EXPORTED))
+        return;
     bs_finding f = {.check = BS_CHECK_MOVED_WHILE_EXPORTED};
     snprintf(f.message, sizeof f.message,
              "%s at 0x%llx exported buf=0x%llx len=%lld while an export of buf=0x%llx "
@@ -81,6 +83,8 @@ static void report_moved(bs_engine *e, export_rec *old, const bs_event *ev)
 
 static void report_writable_shared(bs_engine *e, export_rec *old, const bs_event *ev)
 {
+    if (engine_check_off(e, BS_CHECK_WRITABLE_WHILE_SHARED))
+        return;
     bs_finding f = {.check = BS_CHECK_WRITABLE_WHILE_SHARED};
     snprintf(f.message, sizeof f.message,
              "%s at 0x%llx has a writable export and another export live at the same time "

@@ -16,6 +16,8 @@ static void report(bs_engine *e, const bs_event *ev, bs_severity max, const char
                    uint32_t other_thread, uint32_t other_stack, int32_t other_flags,
                    const char *other_title)
 {
+    if (engine_check_off(e, BS_CHECK_INCONSISTENT_WRITABLE))
+        return;
     bs_finding f = {.check = BS_CHECK_INCONSISTENT_WRITABLE, .max_severity = max};
     const char *tn = engine_string(e, ev->type_name);
     snprintf(f.message, sizeof f.message, "%s at 0x%llx answered readonly=%d %s", tn,

@@ -416,7 +416,10 @@ static void wrap_dealloc(PyObject *obj, type_ctx *ctx)
         ev.obj = (uint64_t)(uintptr_t)obj;
         ev.type_name = type_name_id(Py_TYPE(obj));
         if (!bs_core_state.late)
-            ev.stack = capture_stack(PyGILState_Check());
+            ev.stack = PyGILState_Check()
+                           ? capture_stack_at(BS_NATIVE_PROBE, __builtin_return_address(0),
+                                              __builtin_frame_address(0), 0)
+                           : capture_stack(0);
         /* the exporter's memory is still there: last look at its exports */
         bs_observe_exports(ev.obj, BS_OBS_DEALLOC, 0, -1, ev.thread, ev.stack);
         engine_process(bs_core_state.engine, &ev);

@@ -22,6 +22,9 @@
 #define PROBE_FRAMES 8
 /* Room for this core's frames above them (wrappers, capture). */
 #define CORE_FRAMES 6
+/* The cached probe's first, cheaper look: room for three frames below this
+ * core's. */
+#define SHORT_PROBE (CORE_FRAMES + 3)
 
 static int inside(uintptr_t pc)
 {
@@ -50,25 +53,29 @@ static int copy_native(void *const *raw, int n, uint64_t *pcs, int depth)
     return nn;
 }
 
-/* Is code outside the interpreter among the innermost PROBE_FRAMES frames
- * of RAW[0..n) that are not this core's? With no Python frame (NPY 0)
- * everything is. */
-static int probe_outside(void *const *raw, int n, int npy)
+/* The index in RAW[0..n) of the first frame outside the interpreter among
+ * the innermost PROBE_FRAMES that are not this core's, or -1. With no
+ * Python frame (NPY 0) everything is outside: the first frame not this
+ * core's (or the last one). */
+static int first_outside(void *const *raw, int n, int npy)
 {
-    if (!npy)
-        return 1;
     for (int k = 0, seen = 0; k < n && seen < PROBE_FRAMES; k++) {
         uintptr_t pc = (uintptr_t)raw[k];
         if (pc >= bs_core_state.text_start && pc < bs_core_state.text_end)
             continue; /* this core's own frames do not count */
         seen++;
-        if (!inside(pc)) {
+        if (!npy || !inside(pc)) {
             if (bs_core_state.opts.verbosity >= 2)
                 bs_log("consumer outside the interpreter: frame %d pc %p", k, (void *)pc);
-            return 1;
+            return k;
         }
     }
-    return 0;
+    return npy ? -1 : n - 1;
+}
+
+static int probe_outside(void *const *raw, int n, int npy)
+{
+    return first_outside(raw, n, npy) >= 0;
 }
 
 /* Native frames outside this core into PCS (at most DEPTH) per NATIVE; NPY:
@@ -184,9 +191,14 @@ uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *s
          * is remembered under its window of innermost frames, which holds the
          * extension's return address; one that found none under the key. */
         void *raw[PROBE_FRAMES + CORE_FRAMES];
-        int n = unw_backtrace(raw, PROBE_FRAMES + CORE_FRAMES);
-        if (probe_outside(raw, n, npy)) {
-            key = u64_mix(XXH3_64bits(raw, (size_t)n * sizeof raw[0]) ^ key) | 1;
+        /* extensions are mostly right there: a short window first */
+        int n = unw_backtrace(raw, SHORT_PROBE);
+        int k = first_outside(raw, n, npy);
+        if (k < 0 && n == SHORT_PROBE)
+            k = first_outside(raw, n = unw_backtrace(raw, PROBE_FRAMES + CORE_FRAMES), npy);
+        if (k >= 0) {
+            /* the window up to that frame, whatever the probe's depth */
+            key = u64_mix(XXH3_64bits(raw, (size_t)(k + 1) * sizeof raw[0]) ^ key) | 1;
             e = &tls->stack_cache[key & (STACK_CACHE_SIZE - 1)];
             if (e->key == key) {
                 BS_COUNT(stack_cache_hits);

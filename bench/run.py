@@ -185,12 +185,15 @@ def main():
                 old = f.read()
             if NOTES_MARKER in old:
                 notes = old[old.index(NOTES_MARKER):]
+        # the interpreter the workloads ran on, not the one running this script
+        version = subprocess.run([PYTHON, "-c", "import platform; print(platform.python_version())"],
+                                 stdout=subprocess.PIPE, text=True).stdout.strip()
         with open(path, "w") as f:
-            f.write("# Performance\n\nWritten by `bench/run.py --write-doc%s` on %s, %s, %d cores, %s.\n"
+            f.write("# Performance\n\nWritten by `bench/run.py --write-doc%s` on %s, %s, %d cores, %s %s.\n"
                     "Ratios are bufsan / no tool, medians of interleaved paired runs.\n\n%s\n" % (
                         " --valgrind" if args.valgrind else "",
                         datetime.date.today().isoformat(), platform.platform(), os.cpu_count(),
-                        sys.version.split()[0], table))
+                        PYTHON, version, table))
             if notes:
                 f.write("\n" + notes)
     if args.enforce and regressions:

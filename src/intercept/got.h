@@ -14,7 +14,9 @@ typedef struct {
 /* Called for each loaded object; return nonzero to leave it alone. */
 typedef int (*got_skip_fn)(const char *path, uintptr_t base, void *ctx);
 
-/* Returns the number of GOT entries written. */
+/* Returns the number of GOT entries written. An object a previous call
+ * scanned is not scanned again while no object has been unloaded since
+ * (the callers pass the same hooks every time). */
 int got_patch_all(const got_hook *hooks, int nhooks, got_skip_fn skip, void *ctx);
 
 #endif

@@ -216,11 +216,12 @@ static uint32_t put(uint64_t h, const uint64_t *pykeys, uint32_t npy, const uint
     for (uint32_t i = 0; i < npy; i++)
         complete &= e->py[i] != NULL;
     id = complete ? lookup_locked(h, pykeys, npy, pcs, nnative) : 0;
+    int stored = 0;
     if (!id && complete)
-        id = insert_locked(e);
+        stored = (id = insert_locked(e)) != 0;
     pthread_mutex_unlock(&lock);
-    if (!id || entries[id - 1] != e)
-        free(e);
+    if (!stored)
+        free(e); /* another thread stored the stack first, or out of memory */
     return id;
 }
 

@@ -32,6 +32,16 @@ typedef struct {
 
 extern bs_core bs_core_state;
 
+/* Is PC in code that is never the consumer: the interpreter, the loader,
+ * libc (bs_core.inside)? */
+static inline int bs_core_inside(uintptr_t pc)
+{
+    for (int i = 0; i < bs_core_state.ninside; i++)
+        if (pc >= bs_core_state.inside[i].start && pc < bs_core_state.inside[i].end)
+            return 1;
+    return 0;
+}
+
 /* Interception counters, printed at exit with verbosity>=1 (coverage
  * measurements: compare with uprobes on PyObject_GetBuffer/PyBuffer_Release). */
 typedef struct {

@@ -26,15 +26,6 @@
  * core's. */
 #define SHORT_PROBE (CORE_FRAMES + 3)
 
-static int inside(uintptr_t pc)
-{
-    const bs_core *c = &bs_core_state;
-    for (int i = 0; i < c->ninside; i++)
-        if (pc >= c->inside[i].start && pc < c->inside[i].end)
-            return 1;
-    return 0;
-}
-
 static void resolve(const uint64_t key[2], bs_py_frame *f)
 {
     pyframes_resolve(key, f);
@@ -64,7 +55,7 @@ static int first_outside(void *const *raw, int n, int npy)
         if (pc >= bs_core_state.text_start && pc < bs_core_state.text_end)
             continue; /* this core's own frames do not count */
         seen++;
-        if (!npy || !inside(pc)) {
+        if (!npy || !bs_core_inside(pc)) {
             if (bs_core_state.opts.verbosity >= 2)
                 bs_log("consumer outside the interpreter: frame %d pc %p", k, (void *)pc);
             return k;

@@ -12,9 +12,11 @@ three times its target or, while the target is not met, three times the
 ratio docs/performance.md records (a gross regression, never noise; loops
 under 20 ms without bufsan are too short to judge), else 0."""
 import argparse
+import atexit
 import datetime
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -59,6 +61,14 @@ def bufsan_env(libdir, mode, tmp):
     env["LD_PRELOAD"] = os.path.join(libdir, "libbufsan.so")
     env["BUFSAN_OPTIONS"] = ":".join(opts)
     return env
+
+
+def clear_dir(d):
+    """Deletes the run's trace files and logs at once: left, a trace run's
+    hundreds of MB were written back to disk during the next runs (the
+    'no tool' runs of M5 read 50% slow) and piled up in /tmp."""
+    for n in os.listdir(d):
+        os.unlink(os.path.join(d, n))
 
 
 def run_micro(name, scale, env):
@@ -108,7 +118,8 @@ def main():
     libdir = os.path.abspath(args.libdir)
     modes = available_modes(libdir)
     tmp = tempfile.mkdtemp(prefix="bufsan-bench-")
-    reps_micro, reps_macro, scale = (3, 1, 1) if args.quick else (7, 3, 5)
+    atexit.register(shutil.rmtree, tmp, True)
+    reps_micro, reps_macro, scale = (3, 1, 1) if args.quick else (11, 3, 5)
     has_numpy = subprocess.run([PYTHON, "-c", "import numpy, pytest"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL).returncode == 0
     workloads = ["M1", "M2", "M3", "M4"] + (["M5"] if has_numpy else []) + ["MACRO-cpython"] + \
@@ -128,6 +139,7 @@ def main():
                     t, r = run_micro(w, scale, env)
                 times[m].append(t)
                 rss[m].append(r)
+                clear_dir(tmp)
         ratios = {m: statistics.median(a / b for a, b in zip(times[m], times["none"])) for m in modes}
         results[w] = (statistics.median(times["none"]), ratios,
                       {m: max(v) if v and v[0] is not None else None for m, v in rss.items()})

@@ -25,6 +25,15 @@ int u64map_exchange(u64map *m, uint64_t key, void *val, void **old);
 /* Removes KEY; returns its value or NULL. */
 void *u64map_del(u64map *m, uint64_t key);
 
+/* FNV-1a over the bytes of S, continuing from H (start with FNV1A_BASIS). */
+#define FNV1A_BASIS 1469598103934665603ULL
+static inline uint64_t fnv1a_str(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
 static inline uint64_t u64_mix(uint64_t k)
 {
     k ^= k >> 33;

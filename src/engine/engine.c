@@ -16,19 +16,11 @@
 
 /* ---- strings ---------------------------------------------------------- */
 
-static uint64_t str_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h | 1;
-}
-
 static uint32_t intern_locked(bs_engine *e, const char *s)
 {
     if (!s || !*s)
         return 0;
-    uint64_t h = str_hash(s);
+    uint64_t h = fnv1a_str(FNV1A_BASIS, s) | 1;
     for (uint64_t k = h;; k = k * 31 + 7) {
         uintptr_t id = (uintptr_t)u64map_get(&e->string_ids, k | 1);
         if (!id)

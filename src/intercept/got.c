@@ -80,10 +80,7 @@ static unsigned long long scanned_subs;
 
 static uint64_t object_key(const struct dl_phdr_info *info, const char *path)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = path; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return u64_mix((uint64_t)info->dlpi_addr ^ h) | 1;
+    return u64_mix((uint64_t)info->dlpi_addr ^ fnv1a_str(FNV1A_BASIS, path)) | 1;
 }
 
 static int visit(struct dl_phdr_info *info, size_t size, void *data)

@@ -242,12 +242,8 @@ uint32_t depot_put_resolved(const bs_py_frame *pyin, uint32_t npy, const uint64_
     if (!keys)
         return 0;
     for (uint32_t i = 0; i < npy; i++) {
-        uint64_t h = 1469598103934665603ULL;
-        for (const char *s = pyin[i].file; s && *s; s++)
-            h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-        for (const char *s = pyin[i].function; s && *s; s++)
-            h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-        keys[2 * i] = h;
+        uint64_t h = fnv1a_str(FNV1A_BASIS, pyin[i].file ? pyin[i].file : "");
+        keys[2 * i] = fnv1a_str(h, pyin[i].function ? pyin[i].function : "");
         keys[2 * i + 1] = (uint64_t)pyin[i].line;
     }
     frame_source src = {NULL, pyin};

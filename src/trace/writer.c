@@ -28,7 +28,9 @@
 #include "fields.h"
 #include "format.h"
 
-_Static_assert(sizeof(bs_event) <= TR_MAX_EVENT_WORDS * 8, "bs_event too large for a trace");
+/* write_event reads an event as whole words */
+_Static_assert(sizeof(bs_event) % 8 == 0 && sizeof(bs_event) <= TR_MAX_EVENT_WORDS * 8,
+               "bs_event must be whole words and fit a trace event");
 
 #define INITIAL_SIZE (1u << 20)
 #define MAX_STEP (64u << 20)
@@ -390,19 +392,11 @@ static int pc_known(uint64_t pc)
 
 /* ---- referenced records ----------------------------------------------- */
 
-static uint64_t str_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h | 1;
-}
-
 static uint32_t string_id(const char *s)
 {
     if (!s)
         s = "";
-    uint64_t h = str_hash(s);
+    uint64_t h = fnv1a_str(FNV1A_BASIS, s) | 1;
     uint64_t k = h;
     for (;; k = u64_mix(k) | 1) {
         uintptr_t id = (uintptr_t)u64map_get(&W.string_ids, k);
@@ -528,8 +522,6 @@ static void write_event(const bs_event *ev)
     }
     /* the event's words, read in place */
     typedef uint64_t __attribute__((may_alias)) word;
-    _Static_assert(sizeof *ev % 8 == 0 && sizeof *ev / 8 <= TR_MAX_EVENT_WORDS,
-                   "events are whole words");
     const word *w = (const word *)(const void *)ev;
     const size_t nw = sizeof *ev / 8;
     uint64_t *prev = W.prev[(unsigned)ev->kind < PREV_SLOTS ? (unsigned)ev->kind : 0];

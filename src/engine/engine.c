@@ -323,6 +323,16 @@ static void on_export(bs_engine *e, const bs_event *ev)
     mutation_after_export(e, x, ev);
 }
 
+export_rec *engine_find_copy(bs_engine *e, uint64_t obj, uint64_t buf, int64_t len,
+                             uint64_t internal)
+{
+    exporter_rec *o = u64map_get(&e->by_obj, obj);
+    for (export_rec *x = o ? o->exports : NULL; x; x = x->obj_next)
+        if (x->v.buf == buf && x->v.len == len && x->v.internal == internal)
+            return x;
+    return NULL;
+}
+
 /* The live export EV releases; *IN_VIEW_MAP tells whether it is still in
  * the view map (a match by view takes it out at once: one probe). */
 static export_rec *match_release(bs_engine *e, const bs_event *ev, int *in_view_map)
@@ -332,13 +342,9 @@ static export_rec *match_release(bs_engine *e, const bs_event *ev, int *in_view_
         *in_view_map = 0;
         return x;
     }
-    /* a consumer may release a copy of the view: match on obj, buf, len, internal */
+    /* a consumer may release a copy of the view */
     *in_view_map = 1;
-    exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
-    for (x = o ? o->exports : NULL; x; x = x->obj_next)
-        if (x->v.buf == ev->v.buf && x->v.len == ev->v.len && x->v.internal == ev->v.internal)
-            return x;
-    return NULL;
+    return engine_find_copy(e, ev->obj, ev->v.buf, ev->v.len, ev->v.internal);
 }
 
 static const tombstone *find_tombstone(bs_engine *e, const bs_event *ev)

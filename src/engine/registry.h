@@ -132,6 +132,10 @@ void finding_add_stack(bs_finding *f, const char *role, const char *title, uint3
                        uint32_t stack);
 /* "acquired by thread T%u with %s at:" with the thread and the flag names. */
 const char *finding_title(const char *fmt, uint32_t thread, int32_t flags);
+/* The live export of OBJ whose view a consumer copied before releasing the
+ * copy: the one with the same buf, len and internal, or NULL. */
+export_rec *engine_find_copy(bs_engine *e, uint64_t obj, uint64_t buf, int64_t len,
+                             uint64_t internal);
 /* Fills the exporter and request parts of F from X. */
 void finding_from_export(bs_engine *e, bs_finding *f, const export_rec *x);
 

@@ -317,13 +317,8 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf
     engine_lock(e);
     if (view) {
         export_rec *x = u64map_get(&e->by_view, view);
-        if (!x || x->obj != obj) {
-            /* a copy of the view: match like a release does */
-            exporter_rec *o = u64map_get(&e->by_obj, obj);
-            for (x = o ? o->exports : NULL; x; x = x->obj_next)
-                if (x->v.buf == buf && x->v.len == len && x->v.internal == internal)
-                    break;
-        }
+        if (!x || x->obj != obj)
+            x = engine_find_copy(e, obj, buf, len, internal); /* as a release matches */
         if (x && x->w && !x->moved && !x->reported) {
             if (max)
                 out[0] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len};

@@ -32,16 +32,9 @@ typedef struct {
     int complete;
     uint32_t name_id; /* interned tp_name of `type`, 0 until first needed */
     /* `get` is the interpreter's own (bytes, bytearray, memoryview, ...):
-     * its answers are not checked for conformance (-1: not known yet) */
+     * its answers are not checked for conformance */
     int builtin;
 } type_ctx;
-
-static int is_builtin_slot(type_ctx *ctx)
-{
-    if (ctx->builtin < 0)
-        ctx->builtin = bs_core_inside((uintptr_t)ctx->get);
-    return ctx->builtin;
-}
 
 static destructor subtype_dealloc_fn;
 static u64map type_names; /* PyTypeObject* -> name cache entry */
@@ -335,7 +328,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
             /* the interpreter's own exporters fill their views with
              * PyBuffer_FillInfo and the like: what a conformance bug would
              * be is CPython's, and checking them cost ~40 ns an export */
-            if (!is_builtin_slot(ctx)) {
+            if (!ctx->builtin) {
                 slots_snapshot_view(&snap, view, view->obj, flags);
                 have_snap = 1;
                 bs_view_violation viol[BS_VIEW_MAX_VIOLATIONS];
@@ -548,7 +541,7 @@ static int plan_type(tramp_batch *b, PyTypeObject *t, patch_plan *plan, int comp
     ctx->get = pb->bf_getbuffer;
     ctx->rel = pb->bf_releasebuffer;
     ctx->complete = complete;
-    ctx->builtin = -1;
+    ctx->builtin = bs_core_inside((uintptr_t)ctx->get);
     plan->type = t;
     plan->get = tramp_add(b, 4, ctx, (void *)wrap_getbuffer);
     plan->rel = ctx->rel && !tramp_is_ours((void *)ctx->rel)

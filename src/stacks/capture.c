@@ -64,11 +64,6 @@ static int first_outside(void *const *raw, int n, int npy)
     return npy ? -1 : n - 1;
 }
 
-static int probe_outside(void *const *raw, int n, int npy)
-{
-    return first_outside(raw, n, npy) >= 0;
-}
-
 /* Native frames outside this core into PCS (at most DEPTH) per NATIVE; NPY:
  * Python frames already taken. */
 static int native_part(uint64_t *pcs, int depth, int npy, bs_native_mode native)
@@ -85,7 +80,7 @@ static int native_part(uint64_t *pcs, int depth, int npy, bs_native_mode native)
          * innermost frames first and unwind fully only when code outside the
          * interpreter is among them (or when there is no Python stack). */
         int n = unw_backtrace(raw, PROBE_FRAMES + CORE_FRAMES);
-        if (!probe_outside(raw, n, npy)) {
+        if (first_outside(raw, n, npy) < 0) {
             n = 0;
         } else if (n == PROBE_FRAMES + CORE_FRAMES) {
             BS_COUNT(unwinds);
@@ -151,6 +146,16 @@ static struct bs_stack_cache_entry *new_stack_cache(void)
     return c;
 }
 
+/* The entry KEY maps to in the thread's cache; *HIT: whether it holds KEY. */
+static struct bs_stack_cache_entry *cache_entry(bs_tls *tls, uint64_t key, int *hit)
+{
+    struct bs_stack_cache_entry *e = &tls->stack_cache[key & (STACK_CACHE_SIZE - 1)];
+    *hit = e->key == key;
+    if (*hit)
+        BS_COUNT(stack_cache_hits);
+    return e;
+}
+
 uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *sp, int32_t flags)
 {
     const bs_options *o = &bs_core_state.opts;
@@ -168,11 +173,10 @@ uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *s
                     (uint64_t)native;
     /* unseeded (a seed costs a secret derivation per long input), then mixed */
     uint64_t key = u64_mix(XXH3_64bits(py, (size_t)npy * 2 * sizeof py[0]) ^ seed) | 1;
-    struct bs_stack_cache_entry *e = &tls->stack_cache[key & (STACK_CACHE_SIZE - 1)];
-    if (e->key == key) {
-        BS_COUNT(stack_cache_hits);
+    int hit;
+    struct bs_stack_cache_entry *e = cache_entry(tls, key, &hit);
+    if (hit)
         return e->id;
-    }
     uint64_t pcs[MAX_FRAMES];
     int nn;
     if (native == BS_NATIVE_PROBE) {
@@ -190,11 +194,9 @@ uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *s
         if (k >= 0) {
             /* the window up to that frame, whatever the probe's depth */
             key = u64_mix(XXH3_64bits(raw, (size_t)(k + 1) * sizeof raw[0]) ^ key) | 1;
-            e = &tls->stack_cache[key & (STACK_CACHE_SIZE - 1)];
-            if (e->key == key) {
-                BS_COUNT(stack_cache_hits);
+            e = cache_entry(tls, key, &hit);
+            if (hit)
                 return e->id;
-            }
             nn = native_part(pcs, (int)o->stack_depth, npy, BS_NATIVE_FULL);
         } else {
             nn = 0;

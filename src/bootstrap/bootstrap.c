@@ -33,14 +33,12 @@
 bs_core bs_core_state;
 bs_stats bs_stat;
 
-static __thread bs_tls tls = {.tid = -1};
+__thread bs_tls bs_tls_self = {.tid = -1};
 static int next_tid = 1;
 
-bs_tls *bs_thread(void)
+void bs_thread_start(bs_tls *t)
 {
-    if (__builtin_expect(tls.tid < 0, 0))
-        tls.tid = __atomic_fetch_add(&next_tid, 1, __ATOMIC_RELAXED);
-    return &tls;
+    t->tid = __atomic_fetch_add(&next_tid, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- import hooks ----------------------------------------------------- */
@@ -81,9 +79,9 @@ static PyObject *imp_create_wrapper(PyObject *orig, PyObject *args)
     PyObject *r = PyObject_Call(orig, args, NULL);
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
-    tls.guard++;
+    bs_tls_self.guard++;
     after_module_load(r, 1);
-    tls.guard--;
+    bs_tls_self.guard--;
     PyErr_Restore(t, v, tb);
     return r;
 }
@@ -93,9 +91,9 @@ static PyObject *imp_exec_wrapper(PyObject *orig, PyObject *args)
     PyObject *r = PyObject_Call(orig, args, NULL);
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
-    tls.guard++;
+    bs_tls_self.guard++;
     after_module_load(PyTuple_Check(args) && PyTuple_GET_SIZE(args) ? PyTuple_GET_ITEM(args, 0) : NULL, 0);
-    tls.guard--;
+    bs_tls_self.guard--;
     PyErr_Restore(t, v, tb);
     return r;
 }
@@ -247,14 +245,14 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
 {
     (void)args;
     (void)userdata;
-    if (tls.guard || bs_core_state.late)
+    if (bs_tls_self.guard || bs_core_state.late)
         return 0;
     if (__builtin_expect(stale_entry != NULL, 0))
         free_stale_entry();
     if (__builtin_expect(!installed || !imp_wrapped, 0) ||
         (event[0] == 'i' && !strcmp(event, "import")) ||
         (event[0] == 'c' && !strcmp(event, "cpython._PySys_ClearAuditHooks"))) {
-        tls.guard++;
+        bs_tls_self.guard++;
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
         if (!installed)
@@ -270,7 +268,7 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
             bs_core_state.late = 1;
         }
         PyErr_Restore(t, v, tb);
-        tls.guard--;
+        bs_tls_self.guard--;
     }
     return 0;
 }
@@ -279,7 +277,7 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
 
 static int core_exit_status(int status)
 {
-    tls.guard++;
+    bs_tls_self.guard++;
     if (bs_core_state.late) {
         /* the interpreter has finalized: whatever is still held leaked */
         /* exporters of leaked exports are alive (view->obj holds them):
@@ -312,7 +310,7 @@ static int core_exit_status(int status)
     if (report_error_count() && status == 0)
         status = (int)bs_core_state.opts.exitcode;
     trace_close(status);
-    tls.guard--;
+    bs_tls_self.guard--;
     return status;
 }
 
@@ -328,13 +326,13 @@ static int core_exit_without_finalize(int status)
 {
     if (!forked_pid || getpid() != forked_pid || report_summary_written())
         return status;
-    tls.guard++;
+    bs_tls_self.guard++;
     if (bs_core_state.active && !bs_core_state.late && PyGILState_Check()) {
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
-        tls.guard--; /* releases by collected objects must be seen */
+        bs_tls_self.guard--; /* releases by collected objects must be seen */
         PyGC_Collect();
-        tls.guard++;
+        bs_tls_self.guard++;
         PyErr_Restore(t, v, tb);
     }
     bs_event ev = {.kind = BS_EV_FINALIZE, .exit_without_finalize = 1};
@@ -344,7 +342,7 @@ static int core_exit_without_finalize(int status)
     if (report_error_count() && status == 0)
         status = (int)bs_core_state.opts.exitcode;
     trace_close(status);
-    tls.guard--;
+    bs_tls_self.guard--;
     return status;
 }
 
@@ -445,7 +443,7 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
         fflush(stderr);
         _exit(0);
     }
-    tls.tid = 0; /* the loader's constructor runs on the main thread */
+    bs_tls_self.tid = 0; /* the loader's constructor runs on the main thread */
     output_configure(c->opts.log_path);
     report_init(&c->opts);
     if (report_load_suppressions(c->opts.suppressions, err, sizeof err) < 0)

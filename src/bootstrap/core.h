@@ -85,9 +85,25 @@ typedef struct {
     void *checked_view;
     /* stacks already captured on this thread (capture.c), malloc'd lazily */
     struct bs_stack_cache_entry *stack_cache;
+    /* the Python thread state this thread last held the GIL with, and the
+     * thread's identifier (bs_gil_held) */
+    void *py_tstate;
+    unsigned long py_ident;
 } bs_tls;
 
-bs_tls *bs_thread(void);
+/* This thread's flags (read at every buffer event: inline, and the core's
+ * thread-locals are kept small enough for the static TLS block, where the
+ * x86-64 TLS descriptors read them without calling __tls_get_addr). */
+extern __thread bs_tls bs_tls_self;
+void bs_thread_start(bs_tls *t);
+
+static inline bs_tls *bs_thread(void)
+{
+    bs_tls *t = &bs_tls_self;
+    if (__builtin_expect(t->tid < 0, 0))
+        bs_thread_start(t);
+    return t;
+}
 
 /* A line to stderr when verbosity > 0. */
 void bs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -238,15 +238,16 @@ void finding_add_stack(bs_finding *f, const char *role, const char *title, uint3
     s->stack = stack;
 }
 
-/* Titles live in a small rotating pool: findings are consumed synchronously. */
-const char *finding_title(const char *fmt, uint32_t thread, int32_t flags)
+/* Titles live in a small rotating pool of the engine: findings are made and
+ * consumed under its lock. (Not thread-local: 2 KiB of TLS would not fit
+ * the static TLS a dlopen'd core can use, and every thread-local read in
+ * the core would go through __tls_get_addr.) */
+const char *finding_title(bs_engine *e, const char *fmt, uint32_t thread, int32_t flags)
 {
-    static __thread char pool[BS_MAX_FINDING_STACKS][320];
-    static __thread int next;
     char fl[128];
     bs_flag_names(flags, fl, sizeof fl);
-    char *out = pool[next++ % BS_MAX_FINDING_STACKS];
-    snprintf(out, sizeof pool[0], fmt, thread, fl);
+    char *out = e->title_pool[e->title_next++ % BS_MAX_FINDING_STACKS];
+    snprintf(out, sizeof e->title_pool[0], fmt, thread, fl);
     return out;
 }
 
@@ -384,11 +385,11 @@ static void on_release(bs_engine *e, const bs_event *ev)
             f.count = 1;
             f.bytes = x->v.len;
             if (ev->slot_stack)
-                finding_add_stack(&f, "slot", finding_title("the bf_releasebuffer function is:", 0, 0),
+                finding_add_stack(&f, "slot", finding_title(e, "the bf_releasebuffer function is:", 0, 0),
                           ev->thread, ev->slot_stack);
-            finding_add_stack(&f, "release", finding_title("released by thread T%u at:", ev->thread, 0),
+            finding_add_stack(&f, "release", finding_title(e, "released by thread T%u at:", ev->thread, 0),
                       ev->thread, ev->stack);
-            finding_add_stack(&f, "acquire", finding_title("acquired by thread T%u with %s at:", x->thread,
+            finding_add_stack(&f, "acquire", finding_title(e, "acquired by thread T%u with %s at:", x->thread,
                                                x->flags), x->thread, x->stack);
             engine_emit(e, &f);
         }
@@ -427,16 +428,16 @@ static void on_release(bs_engine *e, const bs_event *ev)
     f.exporter_readonly = ev->v.readonly;
     f.count = 1;
     f.bytes = ev->v.len;
-    finding_add_stack(&f, "release", finding_title("released by thread T%u at:", ev->thread, 0), ev->thread,
+    finding_add_stack(&f, "release", finding_title(e, "released by thread T%u at:", ev->thread, 0), ev->thread,
               ev->stack);
     if (t) {
         f.has_request = 1;
         f.flags = t->flags;
         finding_add_stack(&f, "earlier-release",
-                  finding_title("the export was already released by thread T%u at:", t->release_thread, 0),
+                  finding_title(e, "the export was already released by thread T%u at:", t->release_thread, 0),
                   t->release_thread, t->release_stack);
         finding_add_stack(&f, "acquire",
-                  finding_title("acquired by thread T%u with %s at:", t->acquire_thread, t->flags),
+                  finding_title(e, "acquired by thread T%u with %s at:", t->acquire_thread, t->flags),
                   t->acquire_thread, t->acquire_stack);
     }
     engine_emit(e, &f);
@@ -468,10 +469,10 @@ static void on_dealloc(bs_engine *e, const bs_event *ev)
         f.flags = first->flags;
         f.count = o->nlive;
         f.bytes = bytes;
-        finding_add_stack(&f, "dealloc", finding_title("deallocated by thread T%u at:", ev->thread, 0),
+        finding_add_stack(&f, "dealloc", finding_title(e, "deallocated by thread T%u at:", ev->thread, 0),
                   ev->thread, ev->stack);
         finding_add_stack(&f, "acquire",
-                  finding_title("export acquired by thread T%u with %s at:", first->thread, first->flags),
+                  finding_title(e, "export acquired by thread T%u with %s at:", first->thread, first->flags),
                   first->thread, first->stack);
         engine_emit(e, &f);
         /* The exports died with their exporter: they cannot be released any more. */
@@ -565,7 +566,7 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
         f.flags = g[i].flags;
         f.count = g[i].count;
         f.bytes = g[i].bytes;
-        finding_add_stack(&f, "acquire", finding_title("acquired by thread T%u with %s at:", g[i].thread,
+        finding_add_stack(&f, "acquire", finding_title(e, "acquired by thread T%u with %s at:", g[i].thread,
                                            g[i].flags), g[i].thread, g[i].stack);
         engine_emit(e, &f);
     }
@@ -660,9 +661,9 @@ void engine_add_stack(bs_finding *f, const char *role, const char *title, uint32
     finding_add_stack(f, role, title, thread, stack);
 }
 
-const char *engine_fmt_title(const char *fmt, uint32_t thread, int32_t flags)
+const char *engine_fmt_title(bs_engine *e, const char *fmt, uint32_t thread, int32_t flags)
 {
-    return finding_title(fmt, thread, flags);
+    return finding_title(e, fmt, thread, flags);
 }
 
 int engine_find_export_locked(bs_engine *e, uint64_t view, bs_export_info *out)

@@ -98,6 +98,8 @@ typedef struct {
 
 struct bs_engine {
     pthread_mutex_t lock;
+    char title_pool[BS_MAX_FINDING_STACKS][320]; /* finding_title */
+    unsigned title_next;
     export_rec *free_exports; /* recycled records: no malloc per export */
     bs_event_recorder recorder;
     void *recorder_ctx;
@@ -131,7 +133,7 @@ static inline int engine_check_off(const bs_engine *e, bs_check_id check)
 void finding_add_stack(bs_finding *f, const char *role, const char *title, uint32_t thread,
                        uint32_t stack);
 /* "acquired by thread T%u with %s at:" with the thread and the flag names. */
-const char *finding_title(const char *fmt, uint32_t thread, int32_t flags);
+const char *finding_title(bs_engine *e, const char *fmt, uint32_t thread, int32_t flags);
 /* The live export of OBJ whose view a consumer copied before releasing the
  * copy: the one with the same buf, len and internal, or NULL. */
 export_rec *engine_find_copy(bs_engine *e, uint64_t obj, uint64_t buf, int64_t len,

@@ -72,10 +72,10 @@ static void report_moved(bs_engine *e, export_rec *old, const bs_event *ev)
              (unsigned long long)old->v.buf, (long long)old->v.len);
     finding_from_export(e, &f, old);
     finding_add_stack(&f, "acquire",
-                      finding_title("the moved export was acquired by thread T%u with %s at:",
+                      finding_title(e, "the moved export was acquired by thread T%u with %s at:",
                                     ev->thread, ev->flags), ev->thread, ev->stack);
     finding_add_stack(&f, "other",
-                      finding_title("the earlier export, still live, was acquired by thread T%u "
+                      finding_title(e, "the earlier export, still live, was acquired by thread T%u "
                                     "with %s at:", old->thread, old->flags),
                       old->thread, old->stack);
     engine_emit(e, &f);
@@ -94,10 +94,10 @@ static void report_writable_shared(bs_engine *e, export_rec *old, const bs_event
     f.flags = ev->flags;
     f.exporter_readonly = ev->v.readonly;
     finding_add_stack(&f, "acquire",
-                      finding_title("acquired by thread T%u with %s at:", ev->thread, ev->flags),
+                      finding_title(e, "acquired by thread T%u with %s at:", ev->thread, ev->flags),
                       ev->thread, ev->stack);
     finding_add_stack(&f, "other",
-                      finding_title("the other export, still live, was acquired by thread T%u "
+                      finding_title(e, "the other export, still live, was acquired by thread T%u "
                                     "with %s at:", old->thread, old->flags),
                       old->thread, old->stack);
     engine_emit(e, &f);
@@ -259,15 +259,15 @@ static void compare(bs_engine *e, export_rec *x, uint64_t buf, int64_t len, uint
                  x->w->nothers == 1 ? "was" : "were");
     finding_from_export(e, &f, x);
     finding_add_stack(&f, "acquire",
-                      finding_title("acquired by thread T%u with %s at:", x->thread, x->flags),
+                      finding_title(e, "acquired by thread T%u with %s at:", x->thread, x->flags),
                       x->thread, x->stack);
-    finding_add_stack(&f, role, finding_title(title, thread, 0), thread, stack);
+    finding_add_stack(&f, role, finding_title(e, title, thread, 0), thread, stack);
     /* writers first */
     for (int pass = 1; pass >= 0; pass--)
         for (int i = 0; i < x->w->nothers; i++)
             if (x->w->others[i].writer == pass)
                 finding_add_stack(&f, "other",
-                                  finding_title(pass ? "other export live during the hold (may "
+                                  finding_title(e, pass ? "other export live during the hold (may "
                                                        "write), acquired by thread T%u with %s at:"
                                                      : "other export live during the hold, "
                                                        "acquired by thread T%u with %s at:",

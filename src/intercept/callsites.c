@@ -73,7 +73,7 @@ void callsite_release(void *v)
         slots_check_release(o, view, &ev.contents_hash);
         bs_hash_for_release(&ev, view, o);
         if (!bs_core_state.late)
-            ev.stack = PyGILState_Check()
+            ev.stack = bs_gil_held(bs_thread())
                            ? capture_stack_at(BS_NATIVE_FULL, __builtin_return_address(0),
                                               __builtin_frame_address(0), 0)
                            : capture_stack_nogil();

@@ -11,6 +11,23 @@
 
 #include "../engine/event.h"
 
+#include "../bootstrap/core.h"
+
+/* PyGILState_Check (two thread-local lookups) with a shortcut: the current
+ * thread state is the one this thread last held the GIL with, and it was
+ * created by this thread. */
+static inline int bs_gil_held(bs_tls *tls)
+{
+    PyThreadState *cur = _PyThreadState_UncheckedGet();
+    if (cur && cur == tls->py_tstate && cur->thread_id == tls->py_ident)
+        return 1;
+    int held = PyGILState_Check();
+    if (held && cur && !tls->py_ident)
+        tls->py_ident = PyThread_get_thread_ident();
+    tls->py_tstate = held ? cur : NULL;
+    return held;
+}
+
 /* Walks every type reachable from object and patches new buffer exporters.
  * COMPLETE: no instance of a new type can have been exported yet (start-up,
  * right after a module's creation), so an unmatched release through its

@@ -200,7 +200,7 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_
 {
     bs_tls *tls = bs_thread();
     tls->guard++;
-    int gil = PyGILState_Check();
+    int gil = bs_gil_held(tls);
     bs_event ev = {.kind = BS_EV_EXPORT};
     ev.thread = (uint32_t)tls->tid;
     ev.flags = flags;
@@ -270,7 +270,7 @@ static void report_call(PyObject *obj, const Py_buffer *view, int flags, int rc,
 
 void slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash)
 {
-    int gil = PyGILState_Check();
+    int gil = bs_gil_held(bs_thread());
     if (!gil)
         report_call(obj, view, 0, 0, BS_CALL_RELEASE | BS_CALL_NO_GIL, 0, NULL, NULL);
     bs_view_snapshot snap;
@@ -287,7 +287,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     Py_ssize_t refs_before = 0;
     PyObject *obj_before = NULL;
     if (checking) {
-        gil = PyGILState_Check();
+        gil = bs_gil_held(tls);
         /* with an exception already pending, the exporter's own cannot be told apart */
         if (gil && !PyErr_Occurred())
             call |= BS_CALL_EXC_KNOWN;
@@ -400,7 +400,7 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     ev.refcnt_after = Py_REFCNT(obj);
     tls->guard++;
     ev.thread = (uint32_t)tls->tid;
-    int gil = PyGILState_Check();
+    int gil = bs_gil_held(tls);
     ev.type_name = type_name_of(Py_TYPE(obj), gil);
     ev.slot_complete = ctx->complete && !bs_core_state.late;
     /* native frames only when an extension released it (the release site);
@@ -432,7 +432,7 @@ static void wrap_dealloc(PyObject *obj, type_ctx *ctx)
         ev.obj = (uint64_t)(uintptr_t)obj;
         ev.type_name = type_name_id(Py_TYPE(obj));
         if (!bs_core_state.late)
-            ev.stack = PyGILState_Check()
+            ev.stack = bs_gil_held(tls)
                            ? capture_stack_at(BS_NATIVE_PROBE, __builtin_return_address(0),
                                               __builtin_frame_address(0), 0)
                            : capture_stack(0);

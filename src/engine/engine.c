@@ -264,6 +264,19 @@ void finding_from_export(bs_engine *e, bs_finding *f, const export_rec *x)
     f->bytes = x->v.len;
 }
 
+_Static_assert(N_OBJ_FILTER == 1 << 12, "obj_count takes the top 12 bits");
+
+static uint32_t *obj_count(bs_engine *e, uint64_t obj)
+{
+    return &e->obj_filter[((obj >> 4) * 0x9e3779b97f4a7c15ULL) >> 52];
+}
+
+static void count_exporter(bs_engine *e, uint64_t obj, int delta)
+{
+    uint32_t *c = obj_count(e, obj);
+    __atomic_store_n(c, *c + (uint32_t)delta, __ATOMIC_RELAXED);
+}
+
 static void on_export(bs_engine *e, const bs_event *ev)
 {
     if (!ev->view || !ev->obj)
@@ -277,6 +290,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
             free(o);
             return;
         }
+        count_exporter(e, ev->obj, 1);
     }
     writable_on_export(e, ev, o);
     mutation_on_export(e, ev, o);
@@ -448,6 +462,7 @@ static void on_dealloc(bs_engine *e, const bs_event *ev)
     exporter_rec *o = u64map_del(&e->by_obj, ev->obj);
     if (!o)
         return;
+    count_exporter(e, ev->obj, -1);
     forget_tombstones(e, o);
     if (o->nlive) {
         export_rec *first = o->exports;
@@ -594,8 +609,10 @@ void engine_process(bs_engine *e, const bs_event *ev)
 
 int engine_has_exporter(bs_engine *e, uint64_t obj)
 {
-    /* most deallocations happen while no exporter has state: no lock */
-    if (__atomic_load_n(&e->by_obj.len, __ATOMIC_RELAXED) == 0)
+    /* most deallocated objects never exported: no lock. (An object is not
+     * exported by one thread while another deallocates it: its own count
+     * is never read stale.) */
+    if (__atomic_load_n(obj_count(e, obj), __ATOMIC_RELAXED) == 0)
         return 0;
     engine_lock(e);
     int r = u64map_get(&e->by_obj, obj) != NULL;

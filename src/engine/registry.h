@@ -95,6 +95,7 @@ typedef struct {
 } tombstone;
 
 #define N_TOMBSTONES 4096
+#define N_OBJ_FILTER 4096
 
 struct bs_engine {
     pthread_mutex_t lock;
@@ -108,6 +109,10 @@ struct bs_engine {
     void *sink_ctx;
     u64map by_view;      /* view -> export_rec */
     u64map by_obj;       /* obj -> exporter_rec, until the object's deallocation */
+    /* exporter records per bucket of their objects' addresses (obj_bucket):
+     * changed under the lock, read without it by engine_has_exporter, which
+     * every deallocation of an exporter type asks */
+    uint32_t obj_filter[N_OBJ_FILTER];
     export_rec *live;    /* list head */
     struct watch_rec *by_mem; /* interval index of the watched exports (rules_mutation.c) */
     size_t nlive;

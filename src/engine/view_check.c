@@ -21,7 +21,8 @@ void view_snapshot_fill(bs_view_snapshot *s, const bs_view_fields *fields, int32
                         bs_safe_reader read, void *ctx)
 {
     s->flags = flags;
-    s->v = *fields;
+    if (&s->v != fields)
+        s->v = *fields;
     s->read = 0;
     s->nitems = 0;
     s->format[0] = '\0';

@@ -7,6 +7,7 @@ the ratio of a mode is the median of the ratios of the runs paired with it.
     bench/run.py --quick         under a minute (what CI prints)
     bench/run.py --write-doc     also writes docs/performance.md
     bench/run.py --valgrind      adds Valgrind memcheck as a reference
+    bench/run.py --no-pin        runs on any CPU (default: all on the fastest one)
 Exit status: 1 when --enforce is given and a default-mode ratio exceeds
 three times its target or, while the target is not met, three times the
 ratio docs/performance.md records (a gross regression, never noise; loops
@@ -98,6 +99,35 @@ def macro_cmd(name, quick):
     return [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "buffer or Buffer"] + files
 
 
+def spin():
+    t = time.perf_counter()
+    for _ in range(300000):
+        pass
+    return time.perf_counter() - t
+
+
+def pin_to_fastest_cpu():
+    """Pins this process and its children to one CPU, the fastest of those
+    allowed (a short loop, best of three on each). On the VMs this was
+    written on one vCPU ran the same loops 1.6x slower than the other: a
+    pair whose runs landed on different CPUs gave a ratio off by that
+    much. Returns (cpu, {cpu: seconds}), or None with a single CPU."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    best = {}
+    for _ in range(3):
+        for c in cpus:
+            os.sched_setaffinity(0, {c})
+            t = spin()
+            best[c] = min(best.get(c, t), t)
+    cpu = min(cpus, key=lambda c: best[c])
+    os.sched_setaffinity(0, {cpu})
+    return cpu, best
+
+
 def available_modes(libdir):
     modes = ["default", "nostacks"]
     helptext = subprocess.run([os.path.join(libdir, "bufsan-tool"), "help"],
@@ -114,7 +144,14 @@ def main():
     ap.add_argument("--valgrind", action="store_true")
     ap.add_argument("--enforce", action="store_true")
     ap.add_argument("--libdir", default=os.path.join(ROOT, "build", "lib"))
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin the runs to the fastest CPU")
     args = ap.parse_args()
+    pinned = None if args.no_pin else pin_to_fastest_cpu()
+    if pinned:
+        print("runs pinned to CPU %d (a 300k-iteration loop: %s)" % (
+            pinned[0], ", ".join("CPU %d %.1f ms" % (c, 1e3 * t) for c, t in sorted(pinned[1].items()))),
+            flush=True)
     libdir = os.path.abspath(args.libdir)
     modes = available_modes(libdir)
     tmp = tempfile.mkdtemp(prefix="bufsan-bench-")
@@ -202,10 +239,11 @@ def main():
                                  stdout=subprocess.PIPE, text=True).stdout.strip()
         with open(path, "w") as f:
             f.write("# Performance\n\nWritten by `bench/run.py --write-doc%s` on %s, %s, %d cores, %s %s.\n"
-                    "Ratios are bufsan / no tool, medians of interleaved paired runs.\n\n%s\n" % (
+                    "Ratios are bufsan / no tool, medians of interleaved paired runs%s.\n\n%s\n" % (
                         " --valgrind" if args.valgrind else "",
                         datetime.date.today().isoformat(), platform.platform(), os.cpu_count(),
-                        PYTHON, version, table))
+                        PYTHON, version,
+                        ", all on CPU %d (the fastest)" % pinned[0] if pinned else "", table))
             if notes:
                 f.write("\n" + notes)
     if args.enforce and regressions:

@@ -8,6 +8,9 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+/* inlined: the keys hashed here are short (16 bytes per Python frame), and
+ * a call into libxxhash's dispatcher was 5% of a loop of exports */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "../bootstrap/core.h"

@@ -94,18 +94,21 @@ static int native_part(uint64_t *pcs, int depth, int npy, bs_native_mode native)
     return nn;
 }
 
-/* The Python frame keys of this thread into PY (2 words each); the count. */
-static inline int python_part(uint64_t *py)
+/* The Python frame keys of this thread into PY (2 words each), their hash
+ * into *HASH; the count. */
+static inline int python_part(uint64_t *py, uint64_t *hash)
 {
     const bs_options *o = &bs_core_state.opts;
     int depth = (int)o->stack_depth;
-    return o->python_stacks ? pyframes_capture(py, depth < MAX_FRAMES ? depth : MAX_FRAMES) : 0;
+    *hash = 0;
+    return o->python_stacks ? pyframes_capture(py, depth < MAX_FRAMES ? depth : MAX_FRAMES, hash) : 0;
 }
 
 uint32_t capture_stack_mode(int with_python, bs_native_mode native)
 {
     uint64_t py[2 * MAX_FRAMES], pcs[MAX_FRAMES];
-    int npy = with_python ? python_part(py) : 0;
+    uint64_t h;
+    int npy = with_python ? python_part(py, &h) : 0;
     int nn = native_part(pcs, (int)bs_core_state.opts.stack_depth, npy, native);
     return npy || nn ? depot_put(py, (uint32_t)npy, pcs, (uint32_t)nn, resolve) : 0;
 }
@@ -167,15 +170,14 @@ uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *s
     bs_tls *tls = bs_thread();
     if (!tls->stack_cache && !(tls->stack_cache = new_stack_cache()))
         return capture_stack_mode(1, native);
-    uint64_t py[2 * MAX_FRAMES];
-    int npy = python_part(py);
+    uint64_t py[2 * MAX_FRAMES], py_hash;
+    int npy = python_part(py, &py_hash);
     if (!npy && native == BS_NATIVE_NONE)
         return capture_stack_mode(1, native); /* no Python frame: the native stack is it */
     uint64_t seed = ((uint64_t)(uintptr_t)site * 0x9e3779b97f4a7c15ULL) ^
                     ((uint64_t)(uintptr_t)sp << 7) ^ ((uint64_t)(uint32_t)flags << 40) ^
                     (uint64_t)native;
-    /* unseeded (a seed costs a secret derivation per long input), then mixed */
-    uint64_t key = u64_mix(XXH3_64bits(py, (size_t)npy * 2 * sizeof py[0]) ^ seed) | 1;
+    uint64_t key = u64_mix(py_hash ^ seed) | 1;
     int hit;
     struct bs_stack_cache_entry *e = cache_entry(tls, key, &hit);
     if (hit)

@@ -42,8 +42,9 @@ uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *s
  * (ASCII names only), so nothing calls into the interpreter. */
 uint32_t capture_stack_nogil(void);
 
-/* Python frame keys of the current thread, innermost first; returns count. */
-int pyframes_capture(uint64_t *keys, int max);
+/* Python frame keys of the current thread, innermost first; returns count.
+ * *HASH: a hash of them (not mixed: mix it before using its low bits). */
+int pyframes_capture(uint64_t *keys, int max, uint64_t *hash);
 /* Python frames of the current thread when it does not hold the GIL,
  * resolved into F (malloc'd strings: free with pyframes_free_detached). */
 int pyframes_capture_detached(void *frames, int max);

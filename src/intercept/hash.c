@@ -46,19 +46,11 @@ static uint64_t hash_region(const unsigned char *p, size_t n)
     return h;
 }
 
-/* XXH3 hashes up to this many bytes with scalar code: no vector unit to
- * dispatch to, and no vector state left behind. */
-#define BS_HASH_SHORT 240
-
 uint64_t bs_hash_region(uint64_t buf, int64_t len)
 {
     const unsigned char *p = (const unsigned char *)(uintptr_t)buf;
     if (!p || len <= 0)
         return 0x9e3779b97f4a7c15ULL;
-    /* most exports are small: the dispatcher was 3.7% of a C consumer's
-     * loop over 64-byte buffers; the same XXH3, called directly */
-    if (len <= BS_HASH_SHORT)
-        return XXH3_64bits(p, (size_t)len);
     uint64_t h = hash_region(p, (size_t)len);
     clean_vector_state();
     return h;

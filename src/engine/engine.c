@@ -95,6 +95,7 @@ void engine_free(bs_engine *e)
         n = x->next;
         free(x);
     }
+    mutation_free_recycled(e);
     for (size_t i = 0; i < e->by_obj.cap; i++)
         if (e->by_obj.keys[i])
             free(e->by_obj.vals[i]);

@@ -125,6 +125,7 @@ struct bs_engine {
     /* rules_mutation.c: live exports carrying a content hash; written under
      * the lock with atomic stores, so that it can be tested without it */
     struct watch_rec *watched;
+    struct watch_rec *free_watches; /* recycled side records (next-linked) */
 };
 
 /* Sends F to the sink at the severity the options give its check. */
@@ -155,6 +156,7 @@ void mutation_on_release(bs_engine *e, export_rec *x, const bs_event *ev);
 void mutation_forget(bs_engine *e, export_rec *x);
 /* Frees what a record still being freed with the engine holds. */
 void mutation_free_record(export_rec *x);
+void mutation_free_recycled(bs_engine *e); /* the recycled side records */
 /* X is released or dies with its exporter: a witness for the watched
  * exports of the same memory. */
 void mutation_on_gone(bs_engine *e, export_rec *x);

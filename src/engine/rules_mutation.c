@@ -162,9 +162,13 @@ void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
 {
     if (!ev->hashed || x->v.len <= 0)
         return;
-    watch_rec *w = calloc(1, sizeof *w);
-    if (!w)
+    watch_rec *w = e->free_watches;
+    if (w) {
+        e->free_watches = w->next;
+        memset(w, 0, sizeof *w);
+    } else if (!(w = calloc(1, sizeof *w))) {
         return; /* not watched: a change goes unseen, nothing breaks */
+    }
     w->x = x;
     w->buf = x->v.buf;
     w->len = x->v.len;
@@ -215,7 +219,17 @@ void mutation_forget(bs_engine *e, export_rec *x)
         w->next->prev = w->prev;
     itree_remove(&e->by_mem, w);
     x->w = NULL;
-    free(w);
+    w->next = e->free_watches;
+    e->free_watches = w;
+}
+
+void mutation_free_recycled(bs_engine *e)
+{
+    for (watch_rec *w = e->free_watches, *n; w; w = n) {
+        n = w->next;
+        free(w);
+    }
+    e->free_watches = NULL;
 }
 
 void mutation_free_record(export_rec *x)

@@ -7,7 +7,8 @@ the ratio of a mode is the median of the ratios of the runs paired with it.
     bench/run.py --quick         under a minute (what CI prints)
     bench/run.py --write-doc     also writes docs/performance.md
     bench/run.py --valgrind      adds Valgrind memcheck as a reference
-    bench/run.py --no-pin        runs on any CPU (default: all on the fastest one)
+    bench/run.py --no-pin        runs on any CPU (default: each round of paired runs
+                                 on the CPU that is fastest when it starts)
 Exit status: 1 when --enforce is given and a default-mode ratio exceeds
 three times its target or, while the target is not met, three times the
 ratio docs/performance.md records (a gross regression, never noise; loops
@@ -106,16 +107,14 @@ def spin():
     return time.perf_counter() - t
 
 
-def pin_to_fastest_cpu():
-    """Pins this process and its children to one CPU, the fastest of those
-    allowed (a short loop, best of three on each). On the VMs this was
-    written on one vCPU ran the same loops 1.6x slower than the other: a
-    pair whose runs landed on different CPUs gave a ratio off by that
-    much. Returns (cpu, {cpu: seconds}), or None with a single CPU."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
+def pin_to_fastest_cpu(cpus):
+    """Pins this process and its children to one CPU, the fastest of CPUS
+    (a short loop, best of three on each). On the VMs this was written on
+    one vCPU ran the same loops 1.6x slower than the other, and which one
+    changed over minutes: a pair whose runs landed on different CPUs gave
+    a ratio off by that much. Returns (cpu, {cpu: seconds}), or None with
+    a single CPU."""
+    if not hasattr(os, "sched_setaffinity") or len(cpus) < 2:
         return None
     best = {}
     for _ in range(3):
@@ -147,7 +146,9 @@ def main():
     ap.add_argument("--no-pin", action="store_true",
                     help="do not pin the runs to the fastest CPU")
     args = ap.parse_args()
-    pinned = None if args.no_pin else pin_to_fastest_cpu()
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    pinned = None if args.no_pin else pin_to_fastest_cpu(allowed)
+    used = {pinned[0]} if pinned else set()
     if pinned:
         print("runs pinned to CPU %d (a 300k-iteration loop: %s)" % (
             pinned[0], ", ".join("CPU %d %.1f ms" % (c, 1e3 * t) for c, t in sorted(pinned[1].items()))),
@@ -168,6 +169,9 @@ def main():
         rss = {m: [] for m in ["none"] + modes}
         reps = reps_macro if w.startswith("MACRO") else reps_micro
         for _ in range(reps):
+            # each round of paired runs on the CPU that is fastest now
+            if pinned:
+                used.add(pin_to_fastest_cpu(allowed)[0])
             for m in ["none"] + modes:  # interleaved: A B C A B C ...
                 env = bufsan_env(libdir, m, tmp)
                 if w.startswith("MACRO"):
@@ -243,7 +247,8 @@ def main():
                         " --valgrind" if args.valgrind else "",
                         datetime.date.today().isoformat(), platform.platform(), os.cpu_count(),
                         PYTHON, version,
-                        ", all on CPU %d (the fastest)" % pinned[0] if pinned else "", table))
+                        ", each round of them pinned to the CPU fastest at its start (used: %s)" % (
+                            ", ".join(str(c) for c in sorted(used))) if pinned else "", table))
             if notes:
                 f.write("\n" + notes)
     if args.enforce and regressions:

@@ -70,10 +70,10 @@ void callsite_release(void *v)
         ev.v.shape = (uint64_t)(uintptr_t)view->shape;
         ev.v.strides = (uint64_t)(uintptr_t)view->strides;
         ev.v.suboffsets = (uint64_t)(uintptr_t)view->suboffsets;
-        slots_check_release(o, view, &ev.contents_hash);
+        int gil = slots_check_release(o, view, &ev.contents_hash);
         bs_hash_for_release(&ev, view, o);
         if (!bs_core_state.late)
-            ev.stack = bs_gil_held(bs_thread())
+            ev.stack = gil
                            ? capture_stack_at(BS_NATIVE_FULL, __builtin_return_address(0),
                                               __builtin_frame_address(0), 0)
                            : capture_stack_nogil();

@@ -52,8 +52,8 @@ void slots_snapshot_view(struct bs_view_snapshot *snap, const Py_buffer *view, P
                          int flags);
 
 /* At a release bufsan sees: reports no-gil, and hashes the view's contents
- * for consumer-modified-view. */
-void slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash);
+ * for consumer-modified-view. Returns whether this thread holds the GIL. */
+int slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash);
 
 /* Does TYPE's bf_releasebuffer go through one of our stubs? */
 int slots_release_is_wrapped(PyTypeObject *type);

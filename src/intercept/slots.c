@@ -269,7 +269,7 @@ static void report_call(PyObject *obj, const Py_buffer *view, int flags, int rc,
     tls->guard--;
 }
 
-void slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash)
+int slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash)
 {
     int gil = bs_gil_held(bs_thread());
     if (!gil)
@@ -277,6 +277,7 @@ void slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash
     bs_view_snapshot snap;
     slots_snapshot_view(&snap, view, obj, 0);
     *contents_hash = view_snapshot_hash(&snap);
+    return gil;
 }
 
 static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *ctx)
@@ -389,7 +390,7 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     BS_COUNT(slot_releases);
     bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_SLOT};
     fill_fields(&ev.v, view);
-    slots_check_release(obj, view, &ev.contents_hash);
+    int gil = slots_check_release(obj, view, &ev.contents_hash);
     ev.view = (uint64_t)(uintptr_t)view;
     ev.obj = (uint64_t)(uintptr_t)obj;
     /* hold a reference so that a release that wrongly drops one cannot free
@@ -401,7 +402,6 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     ev.refcnt_after = Py_REFCNT(obj);
     tls->guard++;
     ev.thread = (uint32_t)tls->tid;
-    int gil = bs_gil_held(tls);
     ev.type_name = type_name_of(Py_TYPE(obj), gil);
     ev.slot_complete = ctx->complete && !bs_core_state.late;
     /* native frames only when an extension released it (the release site);

@@ -60,16 +60,7 @@ void callsite_release(void *v)
         ev.thread = (uint32_t)tls->tid;
         ev.view = (uint64_t)(uintptr_t)view;
         ev.obj = (uint64_t)(uintptr_t)o;
-        ev.v.buf = (uint64_t)(uintptr_t)view->buf;
-        ev.v.len = view->len;
-        ev.v.itemsize = view->itemsize;
-        ev.v.readonly = view->readonly;
-        ev.v.ndim = view->ndim;
-        ev.v.internal = (uint64_t)(uintptr_t)view->internal;
-        ev.v.format = (uint64_t)(uintptr_t)view->format;
-        ev.v.shape = (uint64_t)(uintptr_t)view->shape;
-        ev.v.strides = (uint64_t)(uintptr_t)view->strides;
-        ev.v.suboffsets = (uint64_t)(uintptr_t)view->suboffsets;
+        slots_view_fields(&ev.v, view);
         int gil = slots_check_release(o, view, &ev.contents_hash);
         bs_hash_for_release(&ev, view, o);
         if (!bs_core_state.late)

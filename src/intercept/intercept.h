@@ -45,6 +45,9 @@ int slots_init(void);
  * CONTENTS_HASH: view_snapshot_hash of the view, 0 to take it here. */
 void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_t contents_hash);
 
+/* The raw fields of VIEW (no pointer followed). */
+void slots_view_fields(bs_view_fields *v, const Py_buffer *view);
+
 /* Snapshot of VIEW with guarded reads (OWNER: an object whose memory the
  * view's pointers may point into, or NULL). */
 struct bs_view_snapshot;

@@ -74,7 +74,7 @@ static uint32_t type_name_id(PyTypeObject *t)
     return e->id;
 }
 
-static void fill_fields(bs_view_fields *v, const Py_buffer *view)
+void slots_view_fields(bs_view_fields *v, const Py_buffer *view)
 {
     v->buf = (uint64_t)(uintptr_t)view->buf;
     v->len = view->len;
@@ -116,7 +116,7 @@ void slots_snapshot_view(bs_view_snapshot *snap, const Py_buffer *view, PyObject
 {
     /* filled in place: a copy would load 16 bytes at a time what was just
      * stored 4 and 8 at a time, and wait for the stores to retire */
-    fill_fields(&snap->v, view);
+    slots_view_fields(&snap->v, view);
     bs_range r[2];
     int n = 0;
     r[n++] = (bs_range){(uint64_t)(uintptr_t)view, (uint64_t)(uintptr_t)view + sizeof *view};
@@ -208,7 +208,7 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_
     ev.view = (uint64_t)(uintptr_t)view;
     ev.obj = (uint64_t)(uintptr_t)exporter;
     ev.type_name = type_name_of(Py_TYPE(exporter), gil);
-    fill_fields(&ev.v, view);
+    slots_view_fields(&ev.v, view);
     if (!contents_hash) {
         bs_view_snapshot snap;
         slots_snapshot_view(&snap, view, exporter, flags);
@@ -389,7 +389,7 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     }
     BS_COUNT(slot_releases);
     bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_SLOT};
-    fill_fields(&ev.v, view);
+    slots_view_fields(&ev.v, view);
     int gil = slots_check_release(obj, view, &ev.contents_hash);
     ev.view = (uint64_t)(uintptr_t)view;
     ev.obj = (uint64_t)(uintptr_t)obj;

@@ -95,9 +95,10 @@ typedef struct {
     unsigned long py_ident;
 } bs_tls;
 
-/* This thread's flags (read at every buffer event: inline, and the core's
- * thread-locals are kept small enough for the static TLS block, where the
- * x86-64 TLS descriptors read them without calling __tls_get_addr). */
+/* This thread's flags (read at every buffer event: inline, and the core is
+ * built with the initial-exec TLS model, so a read is a load from %fs; its
+ * thread-locals must stay small enough for glibc's static TLS room for
+ * dlopen'd objects, see src/CMakeLists.txt). */
 extern __thread bs_tls bs_tls_self;
 void bs_thread_start(bs_tls *t);
 

@@ -240,9 +240,8 @@ void finding_add_stack(bs_finding *f, const char *role, const char *title, uint3
 }
 
 /* Titles live in a small rotating pool of the engine: findings are made and
- * consumed under its lock. (Not thread-local: 2 KiB of TLS would not fit
- * the static TLS a dlopen'd core can use, and every thread-local read in
- * the core would go through __tls_get_addr.) */
+ * consumed under its lock. (Not thread-local: 2 KiB would not fit the
+ * static TLS room the initial-exec core relies on.) */
 const char *finding_title(bs_engine *e, const char *fmt, uint32_t thread, int32_t flags)
 {
     char fl[128];

@@ -109,7 +109,7 @@ struct bs_engine {
     void *sink_ctx;
     u64map by_view;      /* view -> export_rec */
     u64map by_obj;       /* obj -> exporter_rec, until the object's deallocation */
-    /* exporter records per bucket of their objects' addresses (obj_bucket):
+    /* exporter records per bucket of their objects' addresses (obj_count):
      * changed under the lock, read without it by engine_has_exporter, which
      * every deallocation of an exporter type asks */
     uint32_t obj_filter[N_OBJ_FILTER];

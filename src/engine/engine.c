@@ -97,8 +97,14 @@ void engine_free(bs_engine *e)
     }
     mutation_free_recycled(e);
     for (size_t i = 0; i < e->by_obj.cap; i++)
-        if (e->by_obj.keys[i])
-            free(e->by_obj.vals[i]);
+        if (e->by_obj.keys[i]) {
+            exporter_rec *o = e->by_obj.vals[i];
+            for (pending_release *p = o->pending, *n; p; p = n) {
+                n = p->next;
+                free(p);
+            }
+            free(o);
+        }
     for (size_t i = 0; i < e->nstrings; i++)
         free(e->strings[i]);
     free(e->strings);
@@ -338,28 +344,59 @@ static void on_export(bs_engine *e, const bs_event *ev)
     mutation_after_export(e, x, ev);
 }
 
-export_rec *engine_find_copy(bs_engine *e, uint64_t obj, uint64_t buf, int64_t len,
-                             uint64_t internal)
+/* Does the released copy R of a view agree with what export X was filled
+ * with? Every raw field must: a copy is a copy. (Only the contents of
+ * format, shape and strides are left to consumer-modified-view.) */
+static int copy_agrees(const export_rec *x, const bs_view_fields *r)
+{
+    const bs_view_fields *v = &x->v;
+    return v->buf == r->buf && v->len == r->len && v->internal == r->internal &&
+           v->itemsize == r->itemsize && v->readonly == r->readonly && v->ndim == r->ndim &&
+           v->format == r->format && v->shape == r->shape && v->strides == r->strides &&
+           v->suboffsets == r->suboffsets;
+}
+
+export_rec *engine_find_copy(bs_engine *e, uint64_t obj, const bs_view_fields *r, int *ambiguous)
 {
     exporter_rec *o = u64map_get(&e->by_obj, obj);
+    export_rec *found = NULL;
+    int n = 0;
     for (export_rec *x = o ? o->exports : NULL; x; x = x->obj_next)
-        if (x->v.buf == buf && x->v.len == len && x->v.internal == internal)
-            return x;
-    return NULL;
+        if (x->in_view_map && copy_agrees(x, r)) {
+            found = x;
+            n++;
+        }
+    if (ambiguous)
+        *ambiguous = n > 1;
+    return n == 1 ? found : NULL;
 }
 
 /* The live export EV releases; *IN_VIEW_MAP tells whether it is still in
- * the view map (a match by view takes it out at once: one probe). */
-static export_rec *match_release(bs_engine *e, const bs_event *ev, int *in_view_map)
+ * the view map (a match by view takes it out at once: one probe).
+ * *PENDING: no live export was matched, but some agree with the released
+ * copy (several of them, or the type's releases are not all seen, so the
+ * released view may be one bufsan never saw filled): nothing live is
+ * dropped, the release is kept as unmatched (pend_release). */
+static export_rec *match_release(bs_engine *e, const bs_event *ev, int *in_view_map, int *pending)
 {
+    *pending = 0;
     export_rec *x = u64map_del(&e->by_view, ev->view);
     if (x) {
         *in_view_map = 0;
         return x;
     }
-    /* a consumer may release a copy of the view */
+    /* a consumer may release a copy of the view: only a unique match whose
+     * fields all agree is one, and only where every export of the type is
+     * seen (a wrapped release slot); elsewhere the released view may have
+     * been filled by the interpreter where bufsan does not look, while a
+     * tracked export with the same fields is still held by someone else */
     *in_view_map = 1;
-    return engine_find_copy(e, ev->obj, ev->v.buf, ev->v.len, ev->v.internal);
+    int ambiguous = 0;
+    x = engine_find_copy(e, ev->obj, &ev->v, &ambiguous);
+    if (x && ev->slot_complete)
+        return x;
+    *pending = x || ambiguous;
+    return NULL;
 }
 
 static const tombstone *find_tombstone(bs_engine *e, const bs_event *ev)
@@ -377,10 +414,70 @@ static const tombstone *find_tombstone(bs_engine *e, const bs_event *ev)
     return NULL;
 }
 
+/* ---- unmatched releases of copies --------------------------------------- */
+
+/* An unmatched release that agrees with live exports of O: at O's
+ * deallocation or the end, one agreeing export still live is taken as the
+ * one it released (no leak, no freed-while-exported), not before. At most
+ * one per agreeing live export is kept. */
+static void pend_release(exporter_rec *o, const bs_event *ev)
+{
+    size_t agree = 0, pend = 0;
+    for (export_rec *x = o->exports; x; x = x->obj_next)
+        agree += x->in_view_map && copy_agrees(x, &ev->v);
+    for (pending_release *p = o->pending; p; p = p->next)
+        pend += !memcmp(&p->v, &ev->v, sizeof p->v);
+    if (pend >= agree)
+        return;
+    pending_release *p = calloc(1, sizeof *p);
+    if (!p)
+        return;
+    p->v = ev->v;
+    p->next = o->pending;
+    o->pending = p;
+}
+
+/* After a release of one of O's exports: drops the unmatched releases that
+ * no live export agrees with any more. */
+static void trim_pending(exporter_rec *o)
+{
+    for (pending_release **pp = &o->pending, *p; (p = *pp);) {
+        size_t agree = 0, pend = 0;
+        for (export_rec *x = o->exports; x; x = x->obj_next)
+            agree += x->in_view_map && copy_agrees(x, &p->v);
+        for (pending_release *q = o->pending; q; q = q->next)
+            pend += !memcmp(&q->v, &p->v, sizeof q->v);
+        if (pend > agree) {
+            *pp = p->next;
+            free(p);
+        } else {
+            pp = &p->next;
+        }
+    }
+}
+
+static void retire_export(bs_engine *e, export_rec *x, int in_view_map);
+
+/* Pairs O's unmatched releases with live exports that agree with them,
+ * which are taken as released; frees the records. */
+static void settle_pending(bs_engine *e, exporter_rec *o)
+{
+    while (o->pending) {
+        pending_release *p = o->pending;
+        o->pending = p->next;
+        for (export_rec *x = o->exports; x; x = x->obj_next)
+            if (x->in_view_map && copy_agrees(x, &p->v)) {
+                retire_export(e, x, 1);
+                break;
+            }
+        free(p);
+    }
+}
+
 static void on_release(bs_engine *e, const bs_event *ev)
 {
-    int in_view_map;
-    export_rec *x = match_release(e, ev, &in_view_map);
+    int in_view_map, pending;
+    export_rec *x = match_release(e, ev, &in_view_map, &pending);
     if (x) {
         if (ev->source == BS_SRC_SLOT && ev->refcnt_after < ev->refcnt_before) {
             bs_finding f = {.check = BS_CHECK_RELEASE_DECREFS_OBJ};
@@ -412,10 +509,19 @@ static void on_release(bs_engine *e, const bs_event *ev)
         bs_export_info xi = {x->obj, x->type_name, x->thread, x->stack, x->flags, &x->v,
                              x->contents_hash};
         rules_view_on_release(e, &xi, ev);
+        exporter_rec *o = x->owner;
         unlink_export(e, x, in_view_map);
         add_tombstone(e, x, ev);
         x->next = e->free_exports;
         e->free_exports = x;
+        if (o->pending)
+            trim_pending(o);
+        return;
+    }
+    if (pending) {
+        exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
+        if (o)
+            pend_release(o, ev);
         return;
     }
     /* Only where every export of the type is seen (a wrapped release slot)
@@ -457,6 +563,15 @@ static void on_release(bs_engine *e, const bs_event *ev)
     engine_emit(e, &f);
 }
 
+/* X is taken as released by an unmatched release of a copy (settle_pending). */
+static void retire_export(bs_engine *e, export_rec *x, int in_view_map)
+{
+    mutation_forget(e, x);
+    unlink_export(e, x, in_view_map);
+    x->next = e->free_exports;
+    e->free_exports = x;
+}
+
 static void on_dealloc(bs_engine *e, const bs_event *ev)
 {
     exporter_rec *o = u64map_del(&e->by_obj, ev->obj);
@@ -464,6 +579,7 @@ static void on_dealloc(bs_engine *e, const bs_event *ev)
         return;
     count_exporter(e, ev->obj, -1);
     forget_tombstones(e, o);
+    settle_pending(e, o);
     if (o->nlive) {
         export_rec *first = o->exports;
         int64_t bytes = 0;
@@ -524,6 +640,9 @@ static int cmp_group(const void *a, const void *b)
 static void on_finalize(bs_engine *e, const bs_event *ev)
 {
     e->finalized = 1;
+    for (size_t i = 0; i < e->by_obj.cap; i++)
+        if (e->by_obj.keys[i] && ((exporter_rec *)e->by_obj.vals[i])->pending)
+            settle_pending(e, e->by_obj.vals[i]);
     if (!e->nlive)
         return;
     leak_group *g = calloc(e->nlive, sizeof *g);

@@ -97,12 +97,13 @@ typedef struct {
 } bs_watch;
 
 /* Fills OUT (up to MAX) with the live hashed exports to observe: the one
- * filled into VIEW (a release; VIEW != 0, copies matched on BUF, LEN,
- * INTERNAL too), else every one of OBJ (OBJ != 0), else all of them.
+ * filled into VIEW (a release; VIEW != 0, or the one whose view COPY is a
+ * copy of, as a release matches), else every one of OBJ (OBJ != 0), else
+ * all of them.
  * Exports whose memory may have moved are left out: it may be gone.
  * Returns how many there are (may exceed MAX). */
-size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf, int64_t len,
-                         uint64_t internal, bs_watch *out, size_t max);
+size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_view_fields *copy,
+                         bs_watch *out, size_t max);
 
 /* Writes "PyBUF_FULL_RO" / "PyBUF_ND|PyBUF_WRITABLE" for FLAGS into BUF. */
 void bs_flag_names(int32_t flags, char *buf, size_t len);

@@ -71,6 +71,12 @@ typedef struct {
     int32_t granted_flags;
 } writable_answers;
 
+/* A release of a copy that matched no live export (engine.c). */
+typedef struct pending_release {
+    bs_view_fields v;
+    struct pending_release *next;
+} pending_release;
+
 /* Everything known about one exporter object, from its first export until
  * its deallocation (or the engine's end): one map entry for it all. */
 typedef struct exporter_rec {
@@ -79,6 +85,7 @@ typedef struct exporter_rec {
     export_rec *exports;   /* its live exports */
     uint64_t tomb_seq;     /* its newest tombstone, 0 = none */
     writable_answers answers;
+    pending_release *pending; /* unmatched releases of copies */
 } exporter_rec;
 
 /* A recently released export: evidence for release-unknown. */
@@ -141,9 +148,9 @@ void finding_add_stack(bs_finding *f, const char *role, const char *title, uint3
 /* "acquired by thread T%u with %s at:" with the thread and the flag names. */
 const char *finding_title(bs_engine *e, const char *fmt, uint32_t thread, int32_t flags);
 /* The live export of OBJ whose view a consumer copied before releasing the
- * copy: the one with the same buf, len and internal, or NULL. */
-export_rec *engine_find_copy(bs_engine *e, uint64_t obj, uint64_t buf, int64_t len,
-                             uint64_t internal);
+ * copy R: the only one whose fields all agree with R, or NULL (*AMBIGUOUS:
+ * several agree). */
+export_rec *engine_find_copy(bs_engine *e, uint64_t obj, const bs_view_fields *r, int *ambiguous);
 /* Fills the exporter and request parts of F from X. */
 void finding_from_export(bs_engine *e, bs_finding *f, const export_rec *x);
 

@@ -321,8 +321,8 @@ static size_t add_watch(const export_rec *x, bs_watch *out, size_t n, size_t max
     return n + 1;
 }
 
-size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf, int64_t len,
-                         uint64_t internal, bs_watch *out, size_t max)
+size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_view_fields *copy,
+                         bs_watch *out, size_t max)
 {
     size_t n = 0;
     /* most exports and releases happen while nothing is watched: no lock */
@@ -331,8 +331,8 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, uint64_t buf
     engine_lock(e);
     if (view) {
         export_rec *x = u64map_get(&e->by_view, view);
-        if (!x || x->obj != obj)
-            x = engine_find_copy(e, obj, buf, len, internal); /* as a release matches */
+        if ((!x || x->obj != obj) && copy)
+            x = engine_find_copy(e, obj, copy, NULL); /* as a release matches */
         if (x && x->w && !x->moved && !x->reported) {
             if (max)
                 out[0] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len};

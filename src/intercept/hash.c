@@ -60,7 +60,7 @@ void bs_observe_exports(uint64_t obj, uint32_t point, uint64_t within_buf, int64
                         uint32_t thread, uint32_t stack)
 {
     bs_watch w[32];
-    size_t n = engine_watch_list(bs_core_state.engine, obj, 0, 0, 0, 0, w, 32);
+    size_t n = engine_watch_list(bs_core_state.engine, obj, 0, NULL, w, 32);
     if (n > 32)
         n = 32;
     for (size_t i = 0; i < n; i++) {
@@ -85,8 +85,7 @@ void bs_hash_for_release(bs_event *ev, Py_buffer *view, PyObject *obj)
 {
     bs_watch w;
     if (engine_watch_list(bs_core_state.engine, (uint64_t)(uintptr_t)obj,
-                          (uint64_t)(uintptr_t)view, (uint64_t)(uintptr_t)view->buf, view->len,
-                          (uint64_t)(uintptr_t)view->internal, &w, 1) != 1)
+                          (uint64_t)(uintptr_t)view, &ev->v, &w, 1) != 1)
         return;
     ev->hashed = 1;
     ev->hash = bs_hash_region(w.buf, w.len);

@@ -177,7 +177,7 @@ static void test_observed_at_later_export_and_dealloc(void)
     bs_event r = hashed(exp_ev(0x10, 0x9000, 0, 0, 1), &o, 7);
     engine_process(e, &r);
     bs_watch w[4];
-    CHECK(engine_watch_list(e, 0x9000, 0, 0, 0, 0, w, 4) == 1);
+    CHECK(engine_watch_list(e, 0x9000, 0, NULL, w, 4) == 1);
     CHECK(w[0].view == 0x10 && w[0].buf == 0x9100 && w[0].len == 64);
     /* a later export sees the same bytes: quiet */
     bs_event ob = {.kind = BS_EV_OBSERVE, .view = 0x10, .obj = 0x9000, .hashed = 1, .hash = 7,
@@ -193,7 +193,7 @@ static void test_observed_at_later_export_and_dealloc(void)
     CHECK(c.n == 1 && count_check(&c, BS_CHECK_MUTATED_WHILE_SHARED) == 1);
     CHECK(has_role(&c.f[0], "observe"));
     /* a reported export is not watched any more */
-    CHECK(engine_watch_list(e, 0x9000, 0, 0, 0, 0, w, 4) == 0);
+    CHECK(engine_watch_list(e, 0x9000, 0, NULL, w, 4) == 0);
     engine_free(e);
 
     captured d = {0};
@@ -225,7 +225,7 @@ static void test_moved_while_exported(void)
     CHECK(c.f[0].nstacks == 2 && c.f[0].stacks[0].stack == 2 && c.f[0].stacks[1].stack == 1);
     /* the moved export's memory is never hashed again */
     bs_watch w;
-    CHECK(engine_watch_list(e, 0x9000, 0x10, 0x9100, 64, 0, &w, 1) == 0);
+    CHECK(engine_watch_list(e, 0x9000, 0x10, NULL, &w, 1) == 0);
     bs_event ra = rel_ev(0x10, 0x9000, 99);
     ra.hashed = 0;
     engine_process(e, &ra);

@@ -105,6 +105,16 @@ typedef struct {
 size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_view_fields *copy,
                          bs_watch *out, size_t max);
 
+/* The watched exports whose memory overlaps [BUF, BUF+LEN): observed
+ * around a write there (BS_OBS_WRITE_BEFORE / AFTER). */
+size_t engine_watch_overlap(bs_engine *e, uint64_t buf, int64_t len, bs_watch *out, size_t max);
+
+/* When the live export filled into VIEW for OBJ was granted PyBUF_WRITABLE:
+ * the watched exports of the same memory, which its release ends a write
+ * of (BS_OBS_WRITE_AFTER). */
+size_t engine_writer_watch_list(bs_engine *e, uint64_t view, uint64_t obj, bs_watch *out,
+                                size_t max);
+
 /* Writes "PyBUF_FULL_RO" / "PyBUF_ND|PyBUF_WRITABLE" for FLAGS into BUF. */
 void bs_flag_names(int32_t flags, char *buf, size_t len);
 

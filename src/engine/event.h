@@ -40,6 +40,14 @@ typedef enum {
     BS_OBS_EXPORT = 0,   /* a later export of the same exporter */
     BS_OBS_DEALLOC = 1,  /* the exporter's deallocation */
     BS_OBS_FINALIZE = 2, /* the end of the interpreter */
+    /* around a write bufsan can name: a mutation slot of the exporter (item
+     * or slice assignment, in-place operators; a memoryview's on its base's
+     * memory) or the hold of a PyBUF_WRITABLE export of the same memory.
+     * A change seen at WRITE_AFTER was made by that writer: the observing
+     * event's thread and stack are the writer's (a slot call), or its
+     * `writer` names the writable export whose release it is. */
+    BS_OBS_WRITE_BEFORE = 3,
+    BS_OBS_WRITE_AFTER = 4,
 } bs_observe_point;
 
 /* Where a release was observed. */
@@ -97,6 +105,9 @@ typedef struct {
     uint32_t call;
     uint64_t contents_hash;
     uint64_t view_obj;    /* BS_EV_BUFFER_CALL: view->obj when it returned */
+    /* BS_EV_OBSERVE at BS_OBS_WRITE_AFTER: the Py_buffer of the writable
+     * export being released (0: the writer is a mutation slot call) */
+    uint64_t writer;
     /* the view's snapshot (struct bs_view_snapshot), online only: not part of
      * a trace */
     const void *snapshot;

@@ -4,21 +4,78 @@
  * The engine never reads the memory under an export: the interception layer
  * hashes it and sends the values (export, release, BS_EV_OBSERVE); this
  * file decides which exports are watched and compares. Called with the
- * engine lock held; no Python. */
+ * engine lock held; no Python.
+ *
+ * Who wrote. A reader granted readonly=0 may write its own hold (the
+ * protocol allows it; CPython's memoryview does it), so a change under a
+ * reader is only blamed on a writer bufsan saw: a mutation slot call of the
+ * exporter (or of a memoryview over the memory), bracketed by observations
+ * (BS_OBS_WRITE_BEFORE/AFTER), or a PyBUF_WRITABLE export of the same
+ * memory, observed when it is acquired and when it is released. Each
+ * observation refreshes the export's hash, so a change is attributed to
+ * what happened since the previous one. A writer is the holder's own when
+ * it ran on the holder's thread while the Python call that acquired the
+ * hold was still running (its Python frames are the outer frames of the
+ * writer's stack). Changes with no foreign writer are reported only with
+ * strict=1. Read-only grants are reported whoever wrote. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../stacks/depot.h"
 #include "registry.h"
 
 #define PYBUF_WRITABLE 0x1
 
 /* Exports that may write: asked for PyBUF_WRITABLE, or a memoryview's hold
- * on a writable base (it writes through the view without asking). */
+ * on a writable base (it writes through the view without asking). Listed as
+ * the likely writers of a finding. */
 static int may_write(const export_rec *x)
 {
     return !x->v.readonly && ((x->flags & PYBUF_WRITABLE) || x->consumer == BS_CONSUMER_MEMORYVIEW ||
                               x->consumer == BS_CONSUMER_PICKLEBUFFER);
+}
+
+/* Exports that announced that they write: a granted PyBUF_WRITABLE request
+ * (their holds are observed at both ends). A memoryview's writes are seen at
+ * its mutation slots instead. */
+static int writable_grant(const export_rec *x)
+{
+    return !x->v.readonly && (x->flags & PYBUF_WRITABLE);
+}
+
+static int same_frame(const bs_py_frame *a, const bs_py_frame *b)
+{
+    if (a == b)
+        return 1;
+    return a->line == b->line && !strcmp(a->file ? a->file : "", b->file ? b->file : "") &&
+           !strcmp(a->function ? a->function : "", b->function ? b->function : "");
+}
+
+/* Is a write by THREAD at STACK the own write of X's holder? Yes when it
+ * runs on X's thread while the Python call that acquired X is still running:
+ * X's Python frames are the outermost frames of STACK (both may be cut at
+ * stack_depth: the frames both kept must agree). Without Python frames to
+ * compare, a write on the holder's thread is its own: the benefit of the
+ * doubt. */
+static int holders_own(const export_rec *x, uint32_t thread, uint32_t stack)
+{
+    if (thread != x->thread)
+        return 0;
+    bs_stack sx, sw;
+    if (depot_get(x->stack, &sx) < 0 || depot_get(stack, &sw) < 0 || !sx.npy || !sw.npy)
+        return 1;
+    for (uint32_t k = 0; k < sw.npy; k++) {
+        if (!same_frame(sw.py[k], sx.py[0]))
+            continue;
+        uint32_t n = sw.npy - k < sx.npy ? sw.npy - k : sx.npy;
+        uint32_t i = 1;
+        while (i < n && same_frame(sw.py[k + i], sx.py[i]))
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
 }
 
 static int is_reader(const bs_options *o, int32_t flags, uint32_t consumer)
@@ -41,6 +98,9 @@ int engine_wants_hash(const bs_options *o, int32_t flags, int readonly, uint32_t
 static void add_other(watch_rec *w, uint32_t stack, uint32_t thread, uint32_t type_name,
                       int32_t flags, int writer)
 {
+    /* the holder's own writes are its business: listed, never first */
+    if (writer && holders_own(w->x, thread, stack))
+        writer = 0;
     for (int i = 0; i < w->nothers; i++)
         if (w->others[i].stack == stack && w->others[i].flags == flags &&
             w->others[i].thread == thread)
@@ -238,65 +298,137 @@ void mutation_free_record(export_rec *x)
     x->w = NULL;
 }
 
-static const char *const observe_roles[] = {"observe", "dealloc", "observe"};
+static const char *const observe_roles[] = {"observe", "dealloc", "observe", "observe", "writer"};
 static const char *const observe_titles[] = {
     "the change was seen at a later export of the exporter, by thread T%u at:",
     "the change was seen when the exporter was deallocated, by thread T%u at:",
     "the change was seen when the interpreter finalized:",
+    "the change was seen by thread T%u at:",
+    "written by thread T%u at:",
 };
 
-/* Compares HASH, taken over [BUF, BUF+LEN) at an observation point, with the
- * hash X had at export; reports the first difference. */
-static void compare(bs_engine *e, export_rec *x, uint64_t buf, int64_t len, uint64_t hash,
-                    const char *role, const char *title, uint32_t thread, uint32_t stack)
+/* A live PyBUF_WRITABLE export of X's memory that is not X's holder's own:
+ * the likely writer of a change seen with no writer named. */
+static const export_rec *live_foreign_writer(bs_engine *e, const export_rec *x)
 {
-    if (!x->w || x->moved || x->reported || buf != x->v.buf || len != x->v.len ||
-        hash == x->w->hash)
-        return;
+    uint64_t end = itree_end(x->v.buf, x->v.len);
+    for (const export_rec *y = e->live; y; y = y->next) {
+        if (y == x || !y->in_view_map || y->v.len <= 0 || !writable_grant(y))
+            continue;
+        if (y->v.buf < end && x->v.buf < itree_end(y->v.buf, y->v.len) &&
+            !holders_own(x, y->thread, y->stack))
+            return y;
+    }
+    return NULL;
+}
+
+/* The writer a change of X is blamed on. */
+typedef struct {
+    const char *role, *title;
+    uint32_t thread, stack; /* where it wrote or was seen */
+    const export_rec *export; /* a writable export, or NULL */
+    int slot;                 /* a mutation slot call */
+} blame;
+
+static void report_change(bs_engine *e, export_rec *x, const blame *b)
+{
     x->reported = 1;
     collect_live(e, x);
     int ro = x->v.readonly != 0;
     bs_finding f = {.check = ro ? BS_CHECK_READONLY_MUTATED : BS_CHECK_MUTATED_WHILE_SHARED};
     char fl[128];
     bs_flag_names(x->flags, fl, sizeof fl);
+    const char *who = b->slot ? "; written through the exporter's own mutation entry point"
+                      : b->export ? "; written through a writable export of the same memory"
+                      : ro ? "" : "; no writer was observed (strict=1)";
     if (ro)
         snprintf(f.message, sizeof f.message,
                  "the %lld bytes under an export of %s at 0x%llx that was granted readonly=1 "
-                 "changed during the hold: someone wrote through read-only memory",
-                 (long long)x->v.len, engine_string(e, x->type_name), (unsigned long long)x->obj);
+                 "changed during the hold: someone wrote through read-only memory%s",
+                 (long long)x->v.len, engine_string(e, x->type_name), (unsigned long long)x->obj,
+                 who);
     else
         snprintf(f.message, sizeof f.message,
                  "the %lld bytes under a reader's export of %s at 0x%llx (requested with %s) "
-                 "changed during the hold; %d other export%s of the same memory %s live",
+                 "changed during the hold%s; %d other export%s of the same memory %s live",
                  (long long)x->v.len, engine_string(e, x->type_name), (unsigned long long)x->obj,
-                 fl, x->w->nothers, x->w->nothers == 1 ? "" : "s",
+                 fl, who, x->w->nothers, x->w->nothers == 1 ? "" : "s",
                  x->w->nothers == 1 ? "was" : "were");
     finding_from_export(e, &f, x);
+    /* the write first, where it was seen: the line a user must look at */
+    if (b->slot)
+        finding_add_stack(&f, "writer", finding_title(e, b->title, b->thread, 0), b->thread,
+                          b->stack);
+    else if (b->export)
+        finding_add_stack(&f, "writer",
+                          finding_title(e, "written through a writable export acquired by thread "
+                                           "T%u with %s at:", b->export->thread, b->export->flags),
+                          b->export->thread, b->export->stack);
     finding_add_stack(&f, "acquire",
-                      finding_title(e, "acquired by thread T%u with %s at:", x->thread, x->flags),
+                      finding_title(e, ro ? "acquired by thread T%u with %s at:"
+                                       : "the reader's export was acquired by thread T%u with %s at:",
+                                    x->thread, x->flags),
                       x->thread, x->stack);
-    finding_add_stack(&f, role, finding_title(e, title, thread, 0), thread, stack);
+    if (!b->slot)
+        finding_add_stack(&f, b->role, finding_title(e, b->title, b->thread, 0), b->thread,
+                          b->stack);
     /* writers first */
     for (int pass = 1; pass >= 0; pass--)
-        for (int i = 0; i < x->w->nothers; i++)
-            if (x->w->others[i].writer == pass)
-                finding_add_stack(&f, "other",
-                                  finding_title(e, pass ? "other export live during the hold (may "
-                                                       "write), acquired by thread T%u with %s at:"
-                                                     : "other export live during the hold, "
-                                                       "acquired by thread T%u with %s at:",
-                                                x->w->others[i].thread, x->w->others[i].flags),
-                                  x->w->others[i].thread, x->w->others[i].stack);
+        for (int i = 0; i < x->w->nothers; i++) {
+            const bs_other_export *o = &x->w->others[i];
+            if (o->writer != pass || (b->export && o->stack == b->export->stack &&
+                                      o->thread == b->export->thread))
+                continue;
+            finding_add_stack(&f, "other",
+                              finding_title(e, pass ? "other export live during the hold (may "
+                                                   "write), acquired by thread T%u with %s at:"
+                                                 : "other export live during the hold, "
+                                                   "acquired by thread T%u with %s at:",
+                                            o->thread, o->flags),
+                              o->thread, o->stack);
+        }
     engine_emit(e, &f);
+}
+
+/* Compares HASH, taken over [BUF, BUF+LEN) at an observation point, with the
+ * hash X had at its last observation, and makes HASH the new one. A change
+ * is reported when it is another's doing (see the top of this file). B: the
+ * writer when the observation ends a write (BS_OBS_WRITE_AFTER). */
+static void compare(bs_engine *e, export_rec *x, uint64_t buf, int64_t len, uint64_t hash,
+                    blame *b)
+{
+    if (!x->w || x->moved || x->reported || buf != x->v.buf || len != x->v.len ||
+        hash == x->w->hash)
+        return;
+    x->w->hash = hash;
+    if (x->v.readonly) {
+        report_change(e, x, b);
+        return;
+    }
+    if (b->slot || b->export) {
+        uint32_t t = b->export ? b->export->thread : b->thread;
+        uint32_t st = b->export ? b->export->stack : b->stack;
+        if (!holders_own(x, t, st))
+            report_change(e, x, b);
+        return;
+    }
+    const export_rec *y = live_foreign_writer(e, x);
+    if (y) {
+        b->export = y;
+        report_change(e, x, b);
+    } else if (e->opts->strict) {
+        report_change(e, x, b);
+    }
 }
 
 void mutation_on_release(bs_engine *e, export_rec *x, const bs_event *ev)
 {
     /* the interception layer hashed the range the export was granted (the
      * consumer's copy of the view may say otherwise) */
-    if (ev->hashed)
-        compare(e, x, x->v.buf, x->v.len, ev->hash, "release", "released by thread T%u at:",
-                ev->thread, ev->stack);
+    if (!ev->hashed)
+        return;
+    blame b = {"release", "released by thread T%u at:", ev->thread, ev->stack, NULL, 0};
+    compare(e, x, x->v.buf, x->v.len, ev->hash, &b);
 }
 
 void mutation_on_observe(bs_engine *e, const bs_event *ev)
@@ -306,9 +438,21 @@ void mutation_on_observe(bs_engine *e, const bs_event *ev)
     export_rec *x = u64map_get(&e->by_view, ev->view);
     if (!x || x->obj != ev->obj)
         return;
-    uint32_t p = ev->observe_point <= BS_OBS_FINALIZE ? ev->observe_point : BS_OBS_EXPORT;
-    compare(e, x, ev->v.buf, ev->v.len, ev->hash, observe_roles[p], observe_titles[p],
-            ev->thread, ev->stack);
+    uint32_t p = ev->observe_point <= BS_OBS_WRITE_AFTER ? ev->observe_point : BS_OBS_EXPORT;
+    blame b = {observe_roles[p], observe_titles[p], ev->thread, ev->stack, NULL, 0};
+    if (p == BS_OBS_WRITE_AFTER) {
+        if (ev->writer) {
+            const export_rec *y = u64map_get(&e->by_view, ev->writer);
+            if (!y || y == x)
+                return;
+            b.export = y;
+            b.role = "release";
+            b.title = "the writable export was released by thread T%u at:";
+        } else {
+            b.slot = 1;
+        }
+    }
+    compare(e, x, ev->v.buf, ev->v.len, ev->hash, &b);
 }
 
 /* Appends watched export X to OUT (counting past MAX) unless its watch is over. */
@@ -354,6 +498,55 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_vie
                 n = add_watch(w->x, out, n, max);
         }
     }
+    engine_unlock(e);
+    return n;
+}
+
+typedef struct {
+    bs_watch *out;
+    size_t n, max;
+    const export_rec *skip;
+} overlap_ctx;
+
+static int collect_overlap(watch_rec *w, void *arg)
+{
+    overlap_ctx *c = arg;
+    if (w->x != c->skip)
+        c->n = add_watch(w->x, c->out, c->n, c->max);
+    return 0;
+}
+
+/* The watched exports overlapping [BUF, BUF+LEN), but SKIP; locked. */
+static size_t overlap_locked(bs_engine *e, uint64_t buf, int64_t len, const export_rec *skip,
+                             bs_watch *out, size_t max)
+{
+    if (len <= 0 || !e->by_mem)
+        return 0;
+    overlap_ctx c = {out, 0, max, skip};
+    itree_query(e->by_mem, buf, itree_end(buf, len), WITNESS_LIMIT, collect_overlap, &c);
+    return c.n;
+}
+
+size_t engine_watch_overlap(bs_engine *e, uint64_t buf, int64_t len, bs_watch *out, size_t max)
+{
+    if (!__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE))
+        return 0;
+    engine_lock(e);
+    size_t n = overlap_locked(e, buf, len, NULL, out, max);
+    engine_unlock(e);
+    return n;
+}
+
+size_t engine_writer_watch_list(bs_engine *e, uint64_t view, uint64_t obj, bs_watch *out,
+                                size_t max)
+{
+    if (!__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE))
+        return 0;
+    engine_lock(e);
+    size_t n = 0;
+    export_rec *y = u64map_get(&e->by_view, view);
+    if (y && y->obj == obj && writable_grant(y))
+        n = overlap_locked(e, y->v.buf, y->v.len, y, out, max);
     engine_unlock(e);
     return n;
 }

@@ -81,6 +81,37 @@ void bs_observe_exports(uint64_t obj, uint32_t point, uint64_t within_buf, int64
     }
 }
 
+void bs_observe_list(const bs_watch *w, size_t n, uint32_t point, uint64_t writer, uint32_t thread,
+                     uint32_t stack)
+{
+    for (size_t i = 0; i < n; i++) {
+        bs_event ev = {.kind = BS_EV_OBSERVE, .thread = thread, .stack = stack};
+        ev.view = w[i].view;
+        ev.obj = w[i].obj;
+        ev.v.buf = w[i].buf;
+        ev.v.len = w[i].len;
+        ev.hashed = 1;
+        ev.hash = bs_hash_region(w[i].buf, w[i].len);
+        ev.observe_point = point;
+        ev.writer = writer;
+        engine_process(bs_core_state.engine, &ev);
+    }
+}
+
+uint32_t bs_observe_writer_release(Py_buffer *view, PyObject *obj, uint32_t thread,
+                                   uint32_t (*capture)(void *), void *capture_arg)
+{
+    bs_watch w[32];
+    size_t n = engine_writer_watch_list(bs_core_state.engine, (uint64_t)(uintptr_t)view,
+                                        (uint64_t)(uintptr_t)obj, w, 32);
+    if (!n)
+        return 0;
+    uint32_t stack = capture(capture_arg);
+    bs_observe_list(w, n < 32 ? n : 32, BS_OBS_WRITE_AFTER, (uint64_t)(uintptr_t)view, thread,
+                    stack);
+    return stack;
+}
+
 void bs_hash_for_release(bs_event *ev, Py_buffer *view, PyObject *obj)
 {
     bs_watch w;

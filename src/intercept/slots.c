@@ -20,6 +20,7 @@
 #include "../stacks/capture.h"
 #include "../stacks/depot.h"
 #include "../trace/writer.h"
+#include "mutators.h"
 #include "trampoline.h"
 
 typedef struct {
@@ -226,6 +227,12 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_
     if (ev.consumer == BS_CONSUMER_MEMORYVIEW && PyBytes_CheckExact(exporter) &&
         Py_REFCNT(exporter) <= 2)
         ev.consumer = BS_CONSUMER_PRIVATE_FILL;
+    /* a writable export: what its holder writes from now on is its doing */
+    if ((flags & PyBUF_WRITABLE) && !view->readonly && gil) {
+        bs_watch w[32];
+        size_t n = engine_watch_overlap(bs_core_state.engine, ev.v.buf, ev.v.len, w, 32);
+        bs_observe_list(w, n < 32 ? n : 32, BS_OBS_WRITE_BEFORE, 0, ev.thread, ev.stack);
+    }
     /* earlier exports of the same exporter, seen again */
     bs_observe_exports(ev.obj, BS_OBS_EXPORT, ev.v.buf, ev.v.len, ev.thread, ev.stack);
     if (engine_wants_hash(&bs_core_state.opts, flags, view->readonly, ev.consumer) &&
@@ -380,6 +387,18 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     return rc;
 }
 
+/* The stack of a release through a slot stub: native frames only when an
+ * extension released it (the release site); the interpreter's own releases
+ * are named by their Python frames. */
+static uint32_t release_stack(void *arg)
+{
+    Py_buffer *view = arg;
+    bs_tls *tls = bs_thread();
+    if (tls->releasing_view == view)
+        return capture_stack_at(BS_NATIVE_FULL, tls->releasing_pc, __builtin_frame_address(0), 0);
+    return capture_stack_at(BS_NATIVE_NONE, NULL, NULL, 0);
+}
+
 static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
 {
     bs_tls *tls = bs_thread();
@@ -397,6 +416,12 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
      * the object under us */
     Py_INCREF(obj);
     bs_hash_for_release(&ev, view, obj);
+    /* the end of a writable export's write, seen before the slot may free
+     * the memory */
+    uint32_t stack = gil && !bs_core_state.late
+                         ? bs_observe_writer_release(view, obj, (uint32_t)tls->tid, release_stack,
+                                                     view)
+                         : 0;
     ev.refcnt_before = Py_REFCNT(obj);
     ctx->rel(obj, view);
     ev.refcnt_after = Py_REFCNT(obj);
@@ -404,14 +429,8 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
     ev.thread = (uint32_t)tls->tid;
     ev.type_name = type_name_of(Py_TYPE(obj), gil);
     ev.slot_complete = ctx->complete && !bs_core_state.late;
-    /* native frames only when an extension released it (the release site);
-     * the interpreter's own releases are named by their Python frames */
     if (!bs_core_state.late)
-        ev.stack = gil ? (tls->releasing_view == view
-                              ? capture_stack_at(BS_NATIVE_FULL, tls->releasing_pc,
-                                                 __builtin_frame_address(0), 0)
-                              : capture_stack_at(BS_NATIVE_NONE, NULL, NULL, 0))
-                       : capture_stack_nogil();
+        ev.stack = stack ? stack : gil ? release_stack(view) : capture_stack_nogil();
     if (ev.refcnt_after < ev.refcnt_before) {
         /* name the slot function: +1 because frames are return addresses */
         uint64_t pc = (uint64_t)(uintptr_t)ctx->rel + 1;
@@ -529,6 +548,7 @@ static void collect_types(type_list *todo)
 typedef struct {
     PyTypeObject *type;
     void *get, *rel, *dealloc;
+    mut_plan *mut;
 } patch_plan;
 
 /* Writes the stubs for T into B; the slots are assigned after sealing. */
@@ -553,6 +573,7 @@ static int plan_type(tramp_batch *b, PyTypeObject *t, patch_plan *plan, int comp
         ctx->dealloc = t->tp_dealloc;
         plan->dealloc = tramp_add(b, 2, ctx, (void *)wrap_dealloc);
     }
+    plan->mut = plan->get ? mutators_plan(b, t) : NULL;
     return plan->get ? 0 : -1;
 }
 
@@ -576,6 +597,7 @@ static void apply_plan(const patch_plan *plan)
     }
     if (plan->dealloc)
         t->tp_dealloc = (destructor)plan->dealloc;
+    mutators_apply(plan->mut);
     trace_type_patched(t->tp_name);
 }
 
@@ -583,7 +605,7 @@ static int patch_list(type_list *todo, int complete)
 {
     if (!todo->n)
         return 0;
-    tramp_batch *b = tramp_batch_begin(todo->n * 3);
+    tramp_batch *b = tramp_batch_begin(todo->n * (3 + mutators_max_stubs()));
     patch_plan *plans = calloc(todo->n, sizeof *plans);
     if (!b || !plans) {
         tramp_batch_end(b);

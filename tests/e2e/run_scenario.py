@@ -16,7 +16,10 @@ Scenario scripts (scenarios/*.py) carry their expectations in comments:
       on the line whose call makes the bug. Keys: count, bytes, type,
       readonly, flags, native (a C function that must be a native frame of
       the main stack), roles (stacks that must be present, main one first),
-      thread (a label: same label, same thread), process (parent|child).
+      thread (a label: same label, same thread), process (parent|child),
+      at (stacks whose first Python frame is on another line than the BUG
+      line: ROLE+N / ROLE-N lines away, in the function there; ROLE* not
+      checked; e.g. at=acquire-1 when the write is the BUG line).
 
 Commands (see --help): scenario, boot, embed, nonpython, options, options_help,
 stackopts.
@@ -48,7 +51,8 @@ MAIN_ROLE = {
     "release-decrefs-obj": "release",
     "consumer-modified-view": "release",
 }
-KNOWN_ROLES = {"acquire", "release", "dealloc", "earlier-release", "other", "slot", "observe"}
+KNOWN_ROLES = {"acquire", "release", "dealloc", "earlier-release", "other", "slot", "observe",
+               "writer"}
 HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 
 
@@ -149,8 +153,18 @@ def parse_scenario(path):
             continue
         m = re.search(r"#\s*BUG:\s*([a-z-]+)(.*)$", text)
         if m and not text.lstrip().startswith("#"):
-            bugs.append(Bug(m.group(1), lineno, funcs.get(lineno, "<module>"),
-                            parse_kv(m.group(2))))
+            bug = Bug(m.group(1), lineno, funcs.get(lineno, "<module>"), parse_kv(m.group(2)))
+            bug.at = {}
+            for item in filter(None, bug.attrs.get("at", "").split(",")):
+                am = re.match(r"^([a-z-]+)(\*|[+-]\d+)$", item)
+                if not am:
+                    raise ValueError("bad at=%r in %s:%d" % (item, path, lineno))
+                if am.group(2) == "*":
+                    bug.at[am.group(1)] = None
+                else:
+                    ln = lineno + int(am.group(2))
+                    bug.at[am.group(1)] = (ln, funcs.get(ln, "<module>"))
+            bugs.append(bug)
     return source, meta, bugs
 
 
@@ -503,15 +517,20 @@ def check_bug_finding(fails, f, bug, file, interp_modules, ext_symbols, env, thr
     for s in f["stacks"]:
         if s.get("role") == "slot":
             continue
+        line, function = bug.line, bug.function
+        if s.get("role") in bug.at:
+            if bug.at[s.get("role")] is None:
+                continue
+            line, function = bug.at[s.get("role")]
         py = python_frames(s)
         if not fails.check(py, "%s: %s stack has no Python frames" % (what, s.get("role"))):
             continue
-        fails.check(same_file(py[0]["file"], file) and py[0]["line"] == bug.line
-                    and py[0]["function"] == bug.function,
+        fails.check(same_file(py[0]["file"], file) and py[0]["line"] == line
+                    and py[0]["function"] == function,
                     "%s: %s stack Python frame #0 is %s:%s in %s, expected %s:%d in %s"
                     % (what, s.get("role"), py[0]["file"], py[0]["line"], py[0]["function"],
-                       file, bug.line, bug.function))
-        if bug.function != "<module>" and not file.startswith("<") and "thread" not in a:
+                       file, line, function))
+        if function != "<module>" and not file.startswith("<") and "thread" not in a:
             fails.check(any(fr["function"] == "<module>" and same_file(fr["file"], file) for fr in py[1:]),
                         "%s: %s stack lacks the caller frame in <module>: %r" % (what, s.get("role"), py))
         for fr in native_frames(s):

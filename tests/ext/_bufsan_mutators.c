@@ -20,6 +20,7 @@
 #include <Python.h>
 
 #include <string.h>
+#include <time.h>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -410,7 +411,83 @@ mut_hold(PyObject *mod, PyObject *obj)
     return (PyObject *)h;
 }
 
+/* A writer: PyBUF_WRITABLE, flips the last byte, releases. */
+static PyObject *
+mut_write_through(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (v.len > 0)
+        ((char *)v.buf)[v.len - 1] ^= 0x20;
+    PyBuffer_Release(&v);
+    Py_RETURN_NONE;
+}
+
+/* A consumer that asks without PyBUF_WRITABLE and, granted readonly=0,
+ * writes its own hold (the protocol allows it). */
+static PyObject *
+mut_write_own(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (!v.readonly && v.len > 0)
+        ((char *)v.buf)[0] ^= 0x01;
+    PyBuffer_Release(&v);
+    Py_RETURN_NONE;
+}
+
+/* hold_and_call(obj, fn): holds a reader's export of obj while fn(obj)
+ * runs (a callback into Python that may write obj: the holder's own call). */
+static PyObject *
+mut_hold_and_call(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    PyObject *obj, *fn;
+    if (!PyArg_ParseTuple(args, "OO", &obj, &fn))
+        return NULL;
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyObject *r = PyObject_CallOneArg(fn, obj);
+    PyBuffer_Release(&v);
+    return r;
+}
+
+/* read_nogil(obj, ms): holds a reader's export of obj and reads it with
+ * the GIL released for MS milliseconds (other threads run meanwhile). */
+static PyObject *
+mut_read_nogil(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    PyObject *obj;
+    int ms;
+    if (!PyArg_ParseTuple(args, "Oi", &obj, &ms))
+        return NULL;
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    unsigned long sum = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int i = 0; i < ms; i++) {
+        for (Py_ssize_t k = 0; k < v.len; k++)
+            sum += ((volatile unsigned char *)v.buf)[k];
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&v);
+    return PyLong_FromUnsignedLong(sum);
+}
+
 static PyMethodDef mut_methods[] = {
+    {"write_through", mut_write_through, METH_O, "writes through a PyBUF_WRITABLE export"},
+    {"write_own", mut_write_own, METH_O, "writes its own readonly=0 hold"},
+    {"hold_and_call", mut_hold_and_call, METH_VARARGS, "hold_and_call(obj, fn): fn(obj) while held"},
+    {"read_nogil", mut_read_nogil, METH_VARARGS, "read_nogil(obj, ms): reads without the GIL"},
     {"acquire_twice", mut_acquire_twice, METH_O, "two plain exports held together"},
     {"acquire_one_by_one", mut_acquire_one_by_one, METH_O, "two plain exports in turn"},
     {"write_readonly", mut_write_readonly, METH_O, "writes into a read-only export (bug)"},

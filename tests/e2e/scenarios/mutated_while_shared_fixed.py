@@ -1,11 +1,29 @@
 # mutated_while_shared done right: the reader releases before the writer
-# writes. Writing through a memoryview is no finding either: a memoryview's
-# hold on its base is not a reader's (it asks PyBUF_FULL_RO, then writes),
-# nor is the source of a memoryview slice assignment.
+# writes; and the holder's own writes are its business: a C call that
+# writes through a second, writable export of what it reads, a consumer
+# granted readonly=0 that writes its own hold, a Python callback writing
+# while the C call that holds the reader is still running. Writing through
+# a memoryview is no finding either: a memoryview's hold on its base is not
+# a reader's (it asks PyBUF_FULL_RO, then writes), nor is the source of a
+# memoryview slice assignment.
 import _bufsan_mutators as mut
 
 data = bytearray(b"hello world")
 mut.share_then_write(data)
+mut.share_and_write(data)
+mut.write_own(data)
+
+
+def poke(obj):
+    obj[0] ^= 0xFF
+    memoryview(obj)[1] = ord("X")
+    mut.write_through(obj)
+
+
+mut.hold_and_call(data, poke)
+h = mut.hold(data)
+h.release()
+data[3] ^= 0xFF
 view = memoryview(data)
 view[0] = ord("J")
 view.release()

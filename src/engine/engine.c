@@ -347,7 +347,9 @@ static void on_export(bs_engine *e, const bs_event *ev)
 
 /* Does the released copy R of a view agree with what export X was filled
  * with? Every raw field must: a copy is a copy. (Only the contents of
- * format, shape and strides are left to consumer-modified-view.) */
+ * format, shape and strides are left to consumer-modified-view.) X may have
+ * left the view map: a consumer that copies its view (bitarray copies a
+ * stack Py_buffer to the heap) lets the stack slot be filled again. */
 static int copy_agrees(const export_rec *x, const bs_view_fields *r)
 {
     const bs_view_fields *v = &x->v;
@@ -363,7 +365,7 @@ export_rec *engine_find_copy(bs_engine *e, uint64_t obj, const bs_view_fields *r
     export_rec *found = NULL;
     int n = 0;
     for (export_rec *x = o ? o->exports : NULL; x; x = x->obj_next)
-        if (x->in_view_map && copy_agrees(x, r)) {
+        if (copy_agrees(x, r)) {
             found = x;
             n++;
         }
@@ -425,7 +427,7 @@ static void pend_release(exporter_rec *o, const bs_event *ev)
 {
     size_t agree = 0, pend = 0;
     for (export_rec *x = o->exports; x; x = x->obj_next)
-        agree += x->in_view_map && copy_agrees(x, &ev->v);
+        agree += copy_agrees(x, &ev->v);
     for (pending_release *p = o->pending; p; p = p->next)
         pend += !memcmp(&p->v, &ev->v, sizeof p->v);
     if (pend >= agree)
@@ -445,7 +447,7 @@ static void trim_pending(exporter_rec *o)
     for (pending_release **pp = &o->pending, *p; (p = *pp);) {
         size_t agree = 0, pend = 0;
         for (export_rec *x = o->exports; x; x = x->obj_next)
-            agree += x->in_view_map && copy_agrees(x, &p->v);
+            agree += copy_agrees(x, &p->v);
         for (pending_release *q = o->pending; q; q = q->next)
             pend += !memcmp(&q->v, &p->v, sizeof q->v);
         if (pend > agree) {
@@ -467,7 +469,7 @@ static void settle_pending(bs_engine *e, exporter_rec *o)
         pending_release *p = o->pending;
         o->pending = p->next;
         for (export_rec *x = o->exports; x; x = x->obj_next)
-            if (x->in_view_map && copy_agrees(x, &p->v)) {
+            if (copy_agrees(x, &p->v)) {
                 retire_export(e, x, 1);
                 break;
             }

@@ -36,9 +36,89 @@ bs_stats bs_stat;
 __thread bs_tls bs_tls_self = {.tid = -1};
 static int next_tid = 1;
 
+/* Which bufsan thread number each OS thread got (newest last): at the
+ * start of finalization the interpreter's thread states name threads by
+ * pthread identity (frozen_threads_at_exit). Idents are reused after a
+ * thread ends, so the newest entry for an ident is the live thread. */
+typedef struct {
+    unsigned long ident;
+    int tid;
+} thread_entry;
+static thread_entry *thread_table;
+static size_t nthreads, capthreads;
+static pthread_mutex_t thread_table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void note_thread(int tid)
+{
+    pthread_mutex_lock(&thread_table_lock);
+    if (nthreads == capthreads) {
+        size_t cap = capthreads ? capthreads * 2 : 64;
+        thread_entry *n = realloc(thread_table, cap * sizeof *n);
+        if (n) {
+            thread_table = n;
+            capthreads = cap;
+        }
+    }
+    if (nthreads < capthreads)
+        thread_table[nthreads++] = (thread_entry){(unsigned long)pthread_self(), tid};
+    pthread_mutex_unlock(&thread_table_lock);
+}
+
 void bs_thread_start(bs_tls *t)
 {
     t->tid = __atomic_fetch_add(&next_tid, 1, __ATOMIC_RELAXED);
+    note_thread(t->tid);
+}
+
+/* An atexit callback, so it runs in Py_FinalizeEx after the non-daemon
+ * threads were joined and before CPython stops the others where they
+ * stand (their thread states are then dropped without clearing their
+ * frames): every other thread state left belongs to a daemon thread, and
+ * what it holds is no leak. Registered last-in, so run after the
+ * program's own callbacks. */
+static PyObject *frozen_threads_at_exit(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    PyThreadState *me = PyThreadState_Get();
+    int n = 0;
+    pthread_mutex_lock(&thread_table_lock);
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(me->interp); ts;
+         ts = PyThreadState_Next(ts)) {
+        if (ts == me)
+            continue;
+        for (size_t i = nthreads; i-- > 0;)
+            if (thread_table[i].ident == ts->thread_id) {
+                engine_thread_outlives_program(bs_core_state.engine, (uint32_t)thread_table[i].tid);
+                n++;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&thread_table_lock);
+    if (n)
+        bs_log("%d thread%s still running at finalization (daemon): what they hold is not "
+               "reported as leaked", n, n == 1 ? "" : "s");
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef frozen_threads_def = {"_bufsan_frozen_threads", frozen_threads_at_exit,
+                                         METH_NOARGS, NULL};
+static int atexit_registered;
+
+/* At an import event, when the import system runs anyway. */
+static void register_atexit(void)
+{
+    atexit_registered = 1;
+    PyObject *atexit = PyImport_ImportModule("atexit");
+    PyObject *fn = atexit ? PyCFunction_New(&frozen_threads_def, NULL) : NULL;
+    PyObject *r = fn ? PyObject_CallMethod(atexit, "register", "O", fn) : NULL;
+    if (!r) {
+        PyErr_Clear();
+        bs_log("cannot register the atexit callback: daemon threads' holds may be reported");
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(fn);
+    Py_XDECREF(atexit);
 }
 
 /* ---- import hooks ----------------------------------------------------- */
@@ -260,6 +340,8 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
         if (!imp_wrapped)
             wrap_imp();
         if (!strcmp(event, "import")) {
+            if (!atexit_registered && bs_core_state.active)
+                register_atexit();
             if (coarse_now_ns() - last_walk_ns >= WALK_INTERVAL_NS)
                 walk_types(0);
         } else if (!strcmp(event, "cpython._PySys_ClearAuditHooks")) {
@@ -444,6 +526,7 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
         _exit(0);
     }
     bs_tls_self.tid = 0; /* the loader's constructor runs on the main thread */
+    note_thread(0);
     output_configure(c->opts.log_path);
     report_init(&c->opts);
     if (report_load_suppressions(c->opts.suppressions, err, sizeof err) < 0)

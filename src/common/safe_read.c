@@ -235,6 +235,41 @@ size_t safe_read(void *dst, uint64_t addr, size_t len, int string, void *ctx)
     return read_syscall(dst, addr, len);
 }
 
+int safe_readable(uint64_t addr, size_t len)
+{
+    if (!len)
+        return 1;
+    if (!addr || addr + len < addr)
+        return 0;
+    if (!segs)
+        refresh();
+    if (in_segments(addr, len) || in_brk_heap(addr, len) ||
+        (region_query && region_query(addr, len)))
+        return 1;
+    /* one byte of every page, up to IOV_BATCH pages per system call */
+    enum { IOV_BATCH = 256 };
+    uint64_t page = 4096, first = addr & ~(page - 1), last = (addr + len - 1) & ~(page - 1);
+    struct iovec remote[IOV_BATCH];
+    char sink[IOV_BATCH];
+    struct iovec local = {sink, 0};
+    uint64_t p = first;
+    while (p <= last) {
+        int n = 0;
+        for (; n < IOV_BATCH && p <= last; n++, p += page) {
+            uint64_t at = p < addr ? addr : p;
+            remote[n] = (struct iovec){(void *)(uintptr_t)at, 1};
+        }
+        local.iov_len = (size_t)n;
+        n_syscall++;
+        ssize_t got = process_vm_readv(self_pid(), &local, 1, remote, (unsigned long)n, 0);
+        if (got != n)
+            return 0;
+        if (p == 0)
+            break; /* wrapped past the top of the address space */
+    }
+    return 1;
+}
+
 void safe_read_stats(bs_safe_read_stats *out)
 {
     out->direct = n_direct;

@@ -28,6 +28,11 @@ typedef struct {
  * shape. */
 size_t safe_read(void *dst, uint64_t addr, size_t len, int string, void *ctx);
 
+/* Can every byte of [ADDR, ADDR+LEN) be read? Known-mapped memory answers
+ * at once; anything else is probed one byte per page through the kernel
+ * (no copy of the range). For memory read directly afterwards (hashing). */
+int safe_readable(uint64_t addr, size_t len);
+
 /* Another source of memory known to be mapped: the loader's record of the
  * anonymous regions the program mapped (the interpreter's arenas). */
 void safe_read_set_region_query(int (*query)(unsigned long long addr, unsigned long long len));

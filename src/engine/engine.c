@@ -653,6 +653,22 @@ static int held_by_module(uint32_t stack)
     return !strncmp(s.py[0]->file, "<frozen importlib._bootstrap", 28);
 }
 
+static int held_by_frozen_thread(const bs_engine *e, const export_rec *x)
+{
+    for (int i = 0; i < e->nfrozen; i++)
+        if (e->frozen_threads[i] == x->thread)
+            return 1;
+    return 0;
+}
+
+void engine_thread_outlives_program(bs_engine *e, uint32_t thread)
+{
+    engine_lock(e);
+    if (e->nfrozen < BS_MAX_FROZEN_THREADS)
+        e->frozen_threads[e->nfrozen++] = thread;
+    engine_unlock(e);
+}
+
 static void on_finalize(bs_engine *e, const bs_event *ev)
 {
     e->finalized = 1;
@@ -671,7 +687,7 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
         /* The parent owns what it held at fork (and reports it if it leaks
          * it); in the child, objects held by the parent's other threads are
          * never freed (CPython drops their thread states without clearing). */
-        if (x->inherited)
+        if (x->inherited || held_by_frozen_thread(e, x))
             continue;
         uint64_t key = u64_mix(((uint64_t)x->stack << 32) ^ x->type_name) ^
                        u64_mix((uint64_t)(uint32_t)x->flags + 0x9e3779b97f4a7c15ULL);

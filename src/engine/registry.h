@@ -104,6 +104,8 @@ typedef struct {
 #define N_TOMBSTONES 4096
 #define N_OBJ_FILTER 4096
 
+#define BS_MAX_FROZEN_THREADS 256
+
 struct bs_engine {
     pthread_mutex_t lock;
     char title_pool[BS_MAX_FINDING_STACKS][320]; /* finding_title */
@@ -129,6 +131,11 @@ struct bs_engine {
     size_t nstrings, capstrings;
     u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
     int finalized;
+    /* threads still running Python when finalization began (daemon
+     * threads): CPython freezes them and never clears their frames, so
+     * what they hold is not leaked (engine_thread_outlives_program) */
+    uint32_t frozen_threads[BS_MAX_FROZEN_THREADS];
+    int nfrozen;
     /* rules_mutation.c: live exports carrying a content hash; written under
      * the lock with atomic stores, so that it can be tested without it */
     struct watch_rec *watched;

@@ -9,12 +9,114 @@
 #include <stdio.h>
 #include <string.h>
 
+/* ---- struct formats, parsed a chunk at a time ------------------------- */
+
+typedef struct {
+    int started, native, in_count;
+    int64_t size, count, err; /* err: -1 not checked, -2 malformed */
+} fmt_parser;
+
+static int code_size(char c, int native, int *align);
+
+static void fmt_feed(fmt_parser *st, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && !st->err; i++) {
+        char c = p[i];
+        if (!st->started) {
+            st->started = 1;
+            st->native = 1;
+            if (c == '@' || c == '=' || c == '<' || c == '>' || c == '!') {
+                st->native = c == '@';
+                continue;
+            }
+        }
+        if (c >= '0' && c <= '9') {
+            st->count = st->in_count ? st->count * 10 + (c - '0') : c - '0';
+            st->in_count = 1;
+            if (st->count > (1LL << 40))
+                st->err = -1;
+            continue;
+        }
+        if (!st->in_count && (c == ' ' || c == '\t' || c == '\n' || c == '\r'))
+            continue;
+        int64_t count = st->in_count ? st->count : 1;
+        st->in_count = 0;
+        int align = 1;
+        int sz = code_size(c, st->native, &align);
+        if (sz <= 0) {
+            st->err = -1; /* PEP 3118 extension or a mode change: not checked */
+            break;
+        }
+        if (align > 1 && st->size % align)
+            st->size += align - st->size % align;
+        st->size += count * sz;
+        if (st->size > (1LL << 50))
+            st->err = -1;
+    }
+}
+
+static int64_t fmt_finish(const fmt_parser *st)
+{
+    if (st->err)
+        return st->err;
+    return st->in_count ? -2 : st->size; /* a count with no code */
+}
+
 /* ---- snapshot --------------------------------------------------------- */
 
 static int read_array(int64_t *dst, uint64_t addr, int32_t n, bs_safe_reader read, void *ctx)
 {
     size_t want = (size_t)n * sizeof *dst;
     return read(dst, addr, want, 0, ctx) == want;
+}
+
+/* A format longer than format[]: read on, a chunk at a time, to its NUL
+ * (or the first unreadable byte, or BS_SNAP_FORMAT_SCAN bytes), parsing
+ * it on the way, so that its item size is checked whatever its length. */
+static void scan_long_format(bs_view_snapshot *s, uint64_t addr, bs_safe_reader read, void *ctx)
+{
+    fmt_parser st = {0};
+    fmt_feed(&st, s->format, sizeof s->format);
+    uint64_t off = sizeof s->format;
+    char chunk[256];
+    for (;;) {
+        if (off >= BS_SNAP_FORMAT_SCAN) {
+            s->read |= BS_SNAP_FORMAT_UNTERMINATED;
+            break;
+        }
+        size_t want = sizeof chunk < BS_SNAP_FORMAT_SCAN - off ? sizeof chunk
+                                                               : (size_t)(BS_SNAP_FORMAT_SCAN - off);
+        size_t m = addr + off < addr ? 0 : read(chunk, addr + off, want, 1, ctx);
+        size_t end = 0;
+        while (end < m && chunk[end])
+            end++;
+        fmt_feed(&st, chunk, end);
+        off += end;
+        if (end < m) {
+            s->read |= BS_SNAP_FORMAT_LONG | BS_SNAP_FORMAT_SIZED;
+            s->format_itemsize = fmt_finish(&st);
+            break;
+        }
+        if (m < want) {
+            s->read |= BS_SNAP_FORMAT_BAD;
+            break;
+        }
+    }
+    s->format_len = (int64_t)off;
+}
+
+void view_snapshot_probe_buf(bs_view_snapshot *s, bs_safe_reader read, void *ctx)
+{
+    const bs_view_fields *v = &s->v;
+    s->read &= ~(uint32_t)(BS_SNAP_BUF_READ | BS_SNAP_BUF_BAD);
+    if (!v->buf || v->len <= 0)
+        return;
+    char byte;
+    int ok = read(&byte, v->buf, 1, 0, ctx) == 1;
+    if (ok && !v->strides && !v->suboffsets && v->len > 1)
+        ok = v->buf + (uint64_t)v->len - 1 > v->buf &&
+             read(&byte, v->buf + (uint64_t)v->len - 1, 1, 0, ctx) == 1;
+    s->read |= ok ? BS_SNAP_BUF_READ : BS_SNAP_BUF_BAD;
 }
 
 void view_snapshot_fill(bs_view_snapshot *s, const bs_view_fields *fields, int32_t flags,
@@ -25,6 +127,8 @@ void view_snapshot_fill(bs_view_snapshot *s, const bs_view_fields *fields, int32
         s->v = *fields;
     s->read = 0;
     s->nitems = 0;
+    s->format_len = 0;
+    s->format_itemsize = 0;
     s->format[0] = '\0';
     if (fields->format) {
         size_t n = read(s->format, fields->format, sizeof s->format, 1, ctx);
@@ -34,12 +138,16 @@ void view_snapshot_fill(bs_view_snapshot *s, const bs_view_fields *fields, int32
         for (size_t i = 0; i < n && !nul; i++)
             if (!s->format[i])
                 nul = &s->format[i];
-        if (nul)
+        s->read |= BS_SNAP_FORMAT_SCANNED;
+        if (nul) {
             s->read |= BS_SNAP_FORMAT_READ;
-        else if (n == sizeof s->format)
-            s->read |= BS_SNAP_FORMAT_LONG;
-        else
+            s->format_len = nul - s->format;
+        } else if (n == sizeof s->format) {
+            scan_long_format(s, fields->format, read, ctx);
+        } else {
             s->read |= BS_SNAP_FORMAT_BAD;
+            s->format_len = (int64_t)n;
+        }
         if (!nul)
             s->format[n < sizeof s->format ? n : sizeof s->format - 1] = '\0';
     }
@@ -64,11 +172,15 @@ void view_snapshot_fill(bs_view_snapshot *s, const bs_view_fields *fields, int32
 uint64_t view_snapshot_hash(const bs_view_snapshot *s)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
-    STEP(h, s->read);
+    STEP(h, s->read & ~(uint32_t)(BS_SNAP_BUF_READ | BS_SNAP_BUF_BAD));
     STEP(h, (uint64_t)s->nitems);
-    if (s->read & BS_SNAP_FORMAT_READ)
-        for (const char *p = s->format; *p; p++)
-            STEP(h, (unsigned char)*p);
+    if (s->read & (BS_SNAP_FORMAT_READ | BS_SNAP_FORMAT_LONG))
+        for (size_t i = 0; i < sizeof s->format && s->format[i]; i++)
+            STEP(h, (unsigned char)s->format[i]);
+    if (s->read & BS_SNAP_FORMAT_SIZED) {
+        STEP(h, (uint64_t)s->format_len);
+        STEP(h, (uint64_t)s->format_itemsize);
+    }
     if (s->read & BS_SNAP_SHAPE_READ)
         for (int32_t i = 0; i < s->nitems; i++)
             STEP(h, s->shape[i]);
@@ -81,7 +193,8 @@ uint64_t view_snapshot_hash(const bs_view_snapshot *s)
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
-    return h | 1;
+    h |= 1;
+    return h == BS_VIEW_CONTENTS_UNCHECKED ? 3 : h;
 }
 
 /* ---- struct formats --------------------------------------------------- */
@@ -107,42 +220,12 @@ static int code_size(char c, int native, int *align)
 
 int64_t view_format_itemsize(const char *fmt)
 {
-    int native = 1;
-    const char *p = fmt;
-    if (*p == '@' || *p == '=' || *p == '<' || *p == '>' || *p == '!') {
-        native = *p == '@';
-        p++;
-    }
-    int64_t size = 0;
-    while (*p) {
-        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
-            p++;
-            continue;
-        }
-        int64_t count = 1;
-        if (*p >= '0' && *p <= '9') {
-            count = 0;
-            while (*p >= '0' && *p <= '9') {
-                count = count * 10 + (*p - '0');
-                if (count > (1LL << 40))
-                    return -1;
-                p++;
-            }
-            if (!*p)
-                return -2; /* a count with no code */
-        }
-        int align = 1;
-        int sz = code_size(*p, native, &align);
-        if (sz <= 0)
-            return -1; /* PEP 3118 extension or a mode change: not checked */
-        if (align > 1 && size % align)
-            size += align - size % align;
-        size += count * sz;
-        if (size > (1LL << 50))
-            return -1;
-        p++;
-    }
-    return size;
+    fmt_parser st = {0};
+    size_t n = 0;
+    while (fmt[n])
+        n++;
+    fmt_feed(&st, fmt, n);
+    return fmt_finish(&st);
 }
 
 /* ---- rules ------------------------------------------------------------ */
@@ -280,9 +363,19 @@ int view_check_export(const bs_view_snapshot *s, bs_view_violation *out, int max
         add(&l, BS_CHECK_BAD_VIEW_FIELDS, "len=%lld is negative", (long long)v->len);
     else if (!v->buf && v->len > 0)
         add(&l, BS_CHECK_BAD_VIEW_FIELDS, "buf is NULL with len=%lld", (long long)v->len);
+    else if (s->read & BS_SNAP_BUF_BAD)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "buf points to unreadable memory (0x%llx) with len=%lld",
+            (unsigned long long)v->buf, (long long)v->len);
+    else if ((s->read & BS_SNAP_FORMAT_BAD) && (s->read & BS_SNAP_FORMAT_SCANNED) && s->format_len)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS,
+            "format (0x%llx) has no NUL: it runs into unreadable memory after %lld bytes",
+            (unsigned long long)v->format, (long long)s->format_len);
     else if (s->read & BS_SNAP_FORMAT_BAD)
         add(&l, BS_CHECK_BAD_VIEW_FIELDS, "format points to unreadable memory (0x%llx)",
             (unsigned long long)v->format);
+    else if (s->read & BS_SNAP_FORMAT_UNTERMINATED)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "format (0x%llx) has no NUL within %d bytes",
+            (unsigned long long)v->format, BS_SNAP_FORMAT_SCAN);
     else if (s->read & BS_SNAP_SHAPE_BAD)
         add(&l, BS_CHECK_BAD_VIEW_FIELDS, "shape points to unreadable memory (0x%llx) with ndim=%d",
             (unsigned long long)v->shape, (int)v->ndim);
@@ -308,14 +401,19 @@ int view_check_export(const bs_view_snapshot *s, bs_view_violation *out, int max
             add(&l, BS_CHECK_BAD_VIEW_FIELDS, "len=%lld but itemsize * prod(shape) = %s%lld",
                 (long long)v->len, overflow ? "overflow, " : "", (long long)prod);
     }
-    if (!(l.seen & (1ull << BS_CHECK_BAD_VIEW_FIELDS)) && (s->read & BS_SNAP_FORMAT_READ) &&
-        v->itemsize > 0) {
-        int64_t fsize = view_format_itemsize(s->format);
+    if (!(l.seen & (1ull << BS_CHECK_BAD_VIEW_FIELDS)) &&
+        (s->read & (BS_SNAP_FORMAT_READ | BS_SNAP_FORMAT_SIZED)) && v->itemsize > 0) {
+        /* a long format is parsed whole while it is read (its start shown) */
+        int64_t fsize = (s->read & BS_SNAP_FORMAT_SIZED) ? s->format_itemsize
+                                                         : view_format_itemsize(s->format);
+        const char *more = !(s->read & BS_SNAP_FORMAT_READ) || strlen(s->format) > 60 ? "..." : "";
         if (fsize == -2)
-            add(&l, BS_CHECK_BAD_VIEW_FIELDS, "format \"%s\" is malformed", s->format);
+            add(&l, BS_CHECK_BAD_VIEW_FIELDS, "format \"%.60s%s\" is malformed", s->format, more);
         else if (fsize >= 0 && fsize != v->itemsize)
-            add(&l, BS_CHECK_BAD_VIEW_FIELDS, "format \"%s\" has item size %lld but itemsize=%lld",
-                s->format, (long long)fsize, (long long)v->itemsize);
+            add(&l, BS_CHECK_BAD_VIEW_FIELDS,
+                "format \"%.60s%s\" has item size %lld but itemsize=%lld", s->format,
+                more, (long long)fsize,
+                (long long)v->itemsize);
     }
     if (!(l.seen & (1ull << BS_CHECK_BAD_VIEW_FIELDS)) && (s->read & BS_SNAP_SUBOFFSETS_READ) &&
         s->nitems > 0) {

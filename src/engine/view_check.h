@@ -23,20 +23,44 @@
 #define BS_PYBUF_INDIRECT (0x0100 | BS_PYBUF_STRIDES)
 
 #define BS_SNAP_MAX_NDIM 64    /* PyBUF_MAX_NDIM */
-#define BS_SNAP_FORMAT_MAX 128 /* format bytes kept (longer: not checked) */
+#define BS_SNAP_FORMAT_MAX 128 /* format bytes kept (longer ones are parsed, not kept) */
+#define BS_SNAP_FORMAT_SCAN 65536 /* format bytes read looking for the NUL */
 
 /* What the snapshot could read behind each pointer. */
 enum {
     BS_SNAP_FORMAT_READ = 1 << 0,     /* format[] holds the NUL-terminated string */
-    BS_SNAP_FORMAT_LONG = 1 << 1,     /* readable, no NUL within BS_SNAP_FORMAT_MAX */
-    BS_SNAP_FORMAT_BAD = 1 << 2,      /* non-NULL and unreadable */
+    BS_SNAP_FORMAT_LONG = 1 << 1,     /* readable, its NUL beyond BS_SNAP_FORMAT_MAX
+                                         (format[] holds its start) */
+    BS_SNAP_FORMAT_BAD = 1 << 2,      /* non-NULL and unreadable before its NUL */
     BS_SNAP_SHAPE_READ = 1 << 3,
     BS_SNAP_SHAPE_BAD = 1 << 4,
     BS_SNAP_STRIDES_READ = 1 << 5,
     BS_SNAP_STRIDES_BAD = 1 << 6,
     BS_SNAP_SUBOFFSETS_READ = 1 << 7,
     BS_SNAP_SUBOFFSETS_BAD = 1 << 8,
+    /* format_len is the number of format bytes read before the NUL or the
+     * first unreadable byte (snapshots of older traces lack it) */
+    BS_SNAP_FORMAT_SCANNED = 1 << 9,
+    BS_SNAP_FORMAT_SIZED = 1 << 10,        /* format_itemsize parsed the whole string */
+    BS_SNAP_FORMAT_UNTERMINATED = 1 << 11, /* no NUL within BS_SNAP_FORMAT_SCAN bytes */
+    /* view_snapshot_probe_buf: the first (and, for a view without strides
+     * or suboffsets, the last) byte of buf could / could not be read.
+     * Not part of view_snapshot_hash: memory may go away during a hold
+     * without the consumer touching the view. */
+    BS_SNAP_BUF_READ = 1 << 12,
+    BS_SNAP_BUF_BAD = 1 << 13,
 };
+
+/* The bits that say some pointer of the view could not be followed. */
+#define BS_SNAP_ANY_BAD                                                                      \
+    (BS_SNAP_FORMAT_BAD | BS_SNAP_FORMAT_UNTERMINATED | BS_SNAP_SHAPE_BAD |                  \
+     BS_SNAP_STRIDES_BAD | BS_SNAP_SUBOFFSETS_BAD | BS_SNAP_BUF_BAD)
+
+/* A contents_hash that vouches for the view's fields only: what its
+ * pointers point to was unreadable or inconsistent when the exporter
+ * filled it (freed memory, garbage), so a change there is no evidence
+ * against the consumer. view_snapshot_hash never returns it. */
+#define BS_VIEW_CONTENTS_UNCHECKED 1ULL
 
 typedef struct bs_view_snapshot {
     int32_t flags;        /* the request */
@@ -47,6 +71,9 @@ typedef struct bs_view_snapshot {
     int64_t shape[BS_SNAP_MAX_NDIM];
     int64_t strides[BS_SNAP_MAX_NDIM];
     int64_t suboffsets[BS_SNAP_MAX_NDIM];
+    /* appended (traces store snapshots as bytes): see the bits above */
+    int64_t format_len;
+    int64_t format_itemsize;
 } bs_view_snapshot;
 
 /* Reads LEN bytes at ADDR of this process into DST without faulting; returns
@@ -57,6 +84,16 @@ typedef size_t (*bs_safe_reader)(void *dst, uint64_t addr, size_t len, int strin
 /* Fills S from FIELDS and FLAGS, reading through the pointers with READ. */
 void view_snapshot_fill(bs_view_snapshot *s, const bs_view_fields *fields, int32_t flags,
                         bs_safe_reader read, void *ctx);
+
+/* Reads the first byte of S's buf (and its last, when the view has no
+ * strides and no suboffsets): sets BS_SNAP_BUF_READ or BS_SNAP_BUF_BAD. */
+void view_snapshot_probe_buf(bs_view_snapshot *s, bs_safe_reader read, void *ctx);
+
+/* Could every pointer of S be followed? */
+static inline int view_snapshot_readable(const bs_view_snapshot *s)
+{
+    return !(s->read & BS_SNAP_ANY_BAD);
+}
 
 /* A hash of the fields and of the pointed-to contents (for comparing the view
  * a consumer releases with the one the exporter filled). Never 0. */

@@ -35,11 +35,12 @@ int callsite_get_buffer(void *o, void *v, int flags)
     if (rc == 0 && view && view->obj && bs_core_state.active && !bs_core_state.late &&
         !tls->guard &&
         !engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
-                              (uint64_t)(uintptr_t)view->obj))
+                              (uint64_t)(uintptr_t)view->obj) &&
+        slots_object_readable(view->obj))
     {
         /* a type no stub covers yet (readied after the last walk): record
          * this export here and patch the type for the next ones */
-        slots_record_export(view->obj, view, flags, 0);
+        slots_record_export(view->obj, view, flags, NULL, 0);
         tls->guard++;
         slots_patch_type(Py_TYPE(view->obj), 0);
         tls->guard--;

@@ -11,6 +11,8 @@
 #include <xxh_x86dispatch.h>
 
 #include "../bootstrap/core.h"
+#include "../common/safe_read.h"
+#include "../engine/view_check.h"
 
 #define BS_HASH_WINDOWS 16
 #define BS_HASH_WINDOW 4096
@@ -31,29 +33,54 @@ static void clean_vector_state(void)
         __asm__ volatile("vzeroupper" ::: "memory");
 }
 
-static uint64_t hash_region(const unsigned char *p, size_t n)
+/* The pieces of [p, p+n) that are hashed: the whole range, or the windows. */
+static int sampled(size_t n)
 {
     long limit = bs_core_state.opts.hash_limit;
-    if (bs_core_state.opts.hash_full || n <= (size_t)limit ||
-        n <= (size_t)BS_HASH_WINDOWS * BS_HASH_WINDOW)
+    return !(bs_core_state.opts.hash_full || n <= (size_t)limit ||
+             n <= (size_t)BS_HASH_WINDOWS * BS_HASH_WINDOW);
+}
+
+static size_t window_offset(size_t n, size_t i)
+{
+    size_t step = (n - BS_HASH_WINDOW) / (BS_HASH_WINDOWS - 1);
+    return i == BS_HASH_WINDOWS - 1 ? n - BS_HASH_WINDOW : i * step;
+}
+
+/* The memory under an export is the exporter's word (buf may be wild, or
+ * freed since): every byte about to be hashed is checked readable first. */
+static int region_readable(uint64_t p, size_t n)
+{
+    if (!sampled(n))
+        return safe_readable(p, n);
+    for (size_t i = 0; i < BS_HASH_WINDOWS; i++)
+        if (!safe_readable(p + window_offset(n, i), BS_HASH_WINDOW))
+            return 0;
+    return 1;
+}
+
+static uint64_t hash_region(const unsigned char *p, size_t n)
+{
+    if (!sampled(n))
         return XXH3_64bits_dispatch(p, n);
     uint64_t h = XXH3_64bits_withSeed_dispatch(p, BS_HASH_WINDOW, (uint64_t)n);
-    size_t step = (n - BS_HASH_WINDOW) / (BS_HASH_WINDOWS - 1);
-    for (size_t i = 1; i < BS_HASH_WINDOWS; i++) {
-        size_t off = i == BS_HASH_WINDOWS - 1 ? n - BS_HASH_WINDOW : i * step;
-        h = XXH3_64bits_withSeed_dispatch(p + off, BS_HASH_WINDOW, h);
-    }
+    for (size_t i = 1; i < BS_HASH_WINDOWS; i++)
+        h = XXH3_64bits_withSeed_dispatch(p + window_offset(n, i), BS_HASH_WINDOW, h);
     return h;
 }
 
-uint64_t bs_hash_region(uint64_t buf, int64_t len)
+int bs_hash_region(uint64_t buf, int64_t len, uint64_t *hash)
 {
     const unsigned char *p = (const unsigned char *)(uintptr_t)buf;
-    if (!p || len <= 0)
-        return 0x9e3779b97f4a7c15ULL;
-    uint64_t h = hash_region(p, (size_t)len);
+    if (!p || len <= 0) {
+        *hash = 0x9e3779b97f4a7c15ULL;
+        return 1;
+    }
+    if (buf + (uint64_t)len < buf || !region_readable(buf, (size_t)len))
+        return 0;
+    *hash = hash_region(p, (size_t)len);
     clean_vector_state();
-    return h;
+    return 1;
 }
 
 void bs_observe_exports(uint64_t obj, uint32_t point, uint64_t within_buf, int64_t within_len,
@@ -75,7 +102,8 @@ void bs_observe_exports(uint64_t obj, uint32_t point, uint64_t within_buf, int64
         ev.v.buf = w[i].buf;
         ev.v.len = w[i].len;
         ev.hashed = 1;
-        ev.hash = bs_hash_region(w[i].buf, w[i].len);
+        if (!bs_hash_region(w[i].buf, w[i].len, &ev.hash))
+            continue; /* the memory is gone: nothing to observe */
         ev.observe_point = point;
         engine_process(bs_core_state.engine, &ev);
     }
@@ -118,27 +146,31 @@ void bs_hash_for_release(bs_event *ev, Py_buffer *view, PyObject *obj)
     if (engine_watch_list(bs_core_state.engine, (uint64_t)(uintptr_t)obj,
                           (uint64_t)(uintptr_t)view, &ev->v, &w, 1) != 1)
         return;
-    ev->hashed = 1;
-    ev->hash = bs_hash_region(w.buf, w.len);
+    ev->hashed = bs_hash_region(w.buf, w.len, &ev->hash);
 }
 
-int bs_view_hashable(const Py_buffer *v)
+int bs_view_hashable(const bs_view_snapshot *s)
 {
-    if (v->len <= 0 || !v->buf || v->suboffsets || v->itemsize <= 0)
+    const bs_view_fields *v = &s->v;
+    if (v->len <= 0 || !v->buf || v->suboffsets || v->itemsize <= 0 ||
+        (s->read & BS_SNAP_BUF_BAD))
         return 0;
     if (!v->strides)
         return 1; /* C-contiguous by definition */
-    if (v->ndim < 0 || v->ndim > 64 || (v->ndim > 0 && !v->shape))
+    if (v->ndim < 0 || v->ndim > BS_SNAP_MAX_NDIM || (v->ndim > 0 && !v->shape))
+        return 0;
+    /* geometry as the guarded snapshot read it, never the live pointers */
+    if (v->ndim > 0 && (!(s->read & BS_SNAP_SHAPE_READ) || !(s->read & BS_SNAP_STRIDES_READ)))
         return 0;
     /* the span must be len bytes and the layout C or Fortran order */
     int64_t n = v->itemsize;
-    for (int i = 0; i < v->ndim; i++) {
-        if (v->shape[i] < 0)
+    for (int32_t i = 0; i < s->nitems; i++) {
+        if (s->shape[i] < 0)
             return 0;
-        if (__builtin_mul_overflow(n, (int64_t)v->shape[i], &n))
+        if (__builtin_mul_overflow(n, s->shape[i], &n))
             return 0;
     }
     if (n != v->len)
         return 0;
-    return PyBuffer_IsContiguous(v, 'A');
+    return view_is_contiguous(s, 'A');
 }

@@ -41,16 +41,24 @@ int slots_patch_module_types(PyObject *module, int complete);
 /* Must be called once before the first walk (needs the GIL). */
 int slots_init(void);
 
-/* Records an export that no slot stub saw (call site fallback).
- * CONTENTS_HASH: view_snapshot_hash of the view, 0 to take it here. */
-void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_t contents_hash);
+struct bs_view_snapshot;
+
+/* Records an export that no slot stub saw (call site fallback). SNAP: the
+ * view's snapshot, NULL to take (and check) it here; FIELDS_BAD: the
+ * checker found bad-view-fields in it (then what its pointers point to is
+ * not compared at release). */
+void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
+                         const struct bs_view_snapshot *snap, int fields_bad);
+
+/* Can O be used as an object (its header and its type read through the
+ * guarded reads)? For view->obj, which the exporter filled. */
+int slots_object_readable(PyObject *o);
 
 /* The raw fields of VIEW (no pointer followed). */
 void slots_view_fields(bs_view_fields *v, const Py_buffer *view);
 
 /* Snapshot of VIEW with guarded reads (OWNER: an object whose memory the
  * view's pointers may point into, or NULL). */
-struct bs_view_snapshot;
 void slots_snapshot_view(struct bs_view_snapshot *snap, const Py_buffer *view, PyObject *owner,
                          int flags);
 
@@ -66,14 +74,16 @@ int slots_release_is_wrapped(PyTypeObject *type);
  * the first walk. */
 void slots_probe_consumers(void);
 
-/* Is the memory under VIEW exactly [buf, buf+len)? (no suboffsets, C or
- * Fortran contiguous per shape and strides, sane fields) Only such exports
- * are hashed: elsewhere the range holds other objects' bytes. */
-int bs_view_hashable(const Py_buffer *view);
+/* Is the memory under the view of snapshot S exactly [buf, buf+len)? (no
+ * suboffsets, C or Fortran contiguous per the snapshot's shape and strides,
+ * sane fields) Only such exports are hashed: elsewhere the range holds
+ * other objects' bytes. Reads only the snapshot. */
+int bs_view_hashable(const struct bs_view_snapshot *s);
 
 /* A content hash of the LEN bytes at BUF (whole up to hash_limit, else
- * sampled windows; see hash_full). */
-uint64_t bs_hash_region(uint64_t buf, int64_t len);
+ * sampled windows; see hash_full) into *HASH. Returns 0, hashing nothing,
+ * when a byte it would hash cannot be read (a wild or freed buf). */
+int bs_hash_region(uint64_t buf, int64_t len, uint64_t *hash);
 
 /* Hashes the watched live exports of OBJ (all of them when OBJ is 0) and
  * sends them to the engine as BS_EV_OBSERVE at POINT (bs_observe_point).

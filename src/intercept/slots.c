@@ -113,6 +113,14 @@ static bs_range object_range(PyObject *obj)
     return (bs_range){start, start + size};
 }
 
+int slots_object_readable(PyObject *o)
+{
+    PyObject head;
+    PyTypeObject type;
+    return o && safe_read(&head, (uint64_t)(uintptr_t)o, sizeof head, 0, NULL) == sizeof head &&
+           safe_read(&type, (uint64_t)(uintptr_t)head.ob_type, sizeof type, 0, NULL) == sizeof type;
+}
+
 void slots_snapshot_view(bs_view_snapshot *snap, const Py_buffer *view, PyObject *owner, int flags)
 {
     /* filled in place: a copy would load 16 bytes at a time what was just
@@ -138,6 +146,18 @@ static int has_release_slot(PyTypeObject *t)
  * flags and export count are still 0. Only such views are looked behind. */
 static void *copy_source_pc;
 
+/* The type pointer of the object that would start at O, just before VIEW:
+ * read directly when it lies in VIEW's page (mapped: the slot wrote VIEW),
+ * else through the guarded read (a Py_buffer may start a mapping). */
+static PyTypeObject *type_before(const void *o, const Py_buffer *view)
+{
+    uintptr_t at = (uintptr_t)o + offsetof(PyObject, ob_type);
+    if (at >> 12 == (uintptr_t)view >> 12)
+        return ((const PyObject *)o)->ob_type;
+    PyTypeObject *t = NULL;
+    return safe_read(&t, at, sizeof t, 0, NULL) == sizeof t ? t : NULL;
+}
+
 static uint32_t consumer_of(Py_buffer *view, int flags, void *pc)
 {
     if (flags != PyBUF_FULL_RO)
@@ -146,12 +166,12 @@ static uint32_t consumer_of(Py_buffer *view, int flags, void *pc)
         return BS_CONSUMER_COPY_SOURCE;
     _PyManagedBufferObject *mb =
         (_PyManagedBufferObject *)(void *)((char *)view - offsetof(_PyManagedBufferObject, master));
-    if (Py_TYPE(mb) == &_PyManagedBuffer_Type && mb->flags == 0 && mb->exports == 0)
+    if (type_before(mb, view) == &_PyManagedBuffer_Type && mb->flags == 0 && mb->exports == 0)
         return BS_CONSUMER_MEMORYVIEW;
     /* PyPickleBuffer_FromObject fills the Py_buffer right after the object
      * header of the PickleBuffer it has just allocated */
     PyObject *pb = (PyObject *)(void *)((char *)view - sizeof(PyObject));
-    if (Py_TYPE(pb) == &PyPickleBuffer_Type)
+    if (type_before(pb, view) == &PyPickleBuffer_Type)
         return BS_CONSUMER_PICKLEBUFFER;
     return BS_CONSUMER_OTHER;
 }
@@ -198,7 +218,8 @@ void slots_probe_consumers(void)
            copy_source_pc ? "recognised" : "not recognisable", pc_copy, pc_other);
 }
 
-void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_t contents_hash)
+void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
+                         const bs_view_snapshot *snap, int fields_bad)
 {
     bs_tls *tls = bs_thread();
     tls->guard++;
@@ -210,12 +231,19 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_
     ev.obj = (uint64_t)(uintptr_t)exporter;
     ev.type_name = type_name_of(Py_TYPE(exporter), gil);
     slots_view_fields(&ev.v, view);
-    if (!contents_hash) {
-        bs_view_snapshot snap;
-        slots_snapshot_view(&snap, view, exporter, flags);
-        contents_hash = view_snapshot_hash(&snap);
+    bs_view_snapshot own;
+    if (!snap) {
+        slots_snapshot_view(&own, view, exporter, flags);
+        bs_view_violation viol[BS_VIEW_MAX_VIOLATIONS];
+        int n = view_check_export(&own, viol, BS_VIEW_MAX_VIOLATIONS);
+        for (int i = 0; i < n; i++)
+            fields_bad |= viol[i].check == BS_CHECK_BAD_VIEW_FIELDS;
+        snap = &own;
     }
-    ev.contents_hash = contents_hash;
+    /* what a broken answer's pointers point to (garbage, freed memory) may
+     * change with no consumer touching it: only the fields are compared */
+    ev.contents_hash = fields_bad || !view_snapshot_readable(snap) ? BS_VIEW_CONTENTS_UNCHECKED
+                                                                   : view_snapshot_hash(snap);
     /* the consumer called PyObject_GetBuffer from an extension: unwind fully */
     int outside = tls->consumer_view == view;
     void *site = outside ? tls->consumer_pc : tls->slot_pc;
@@ -236,10 +264,8 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags, uint64_
     /* earlier exports of the same exporter, seen again */
     bs_observe_exports(ev.obj, BS_OBS_EXPORT, ev.v.buf, ev.v.len, ev.thread, ev.stack);
     if (engine_wants_hash(&bs_core_state.opts, flags, view->readonly, ev.consumer) &&
-        bs_view_hashable(view)) {
-        ev.hashed = 1;
-        ev.hash = bs_hash_region(ev.v.buf, ev.v.len);
-    }
+        bs_view_hashable(snap))
+        ev.hashed = bs_hash_region(ev.v.buf, ev.v.len, &ev.hash);
     engine_process(bs_core_state.engine, &ev);
     BS_COUNT(exports_recorded);
     tls->guard--;
@@ -283,7 +309,10 @@ int slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash)
         report_call(obj, view, 0, 0, BS_CALL_RELEASE | BS_CALL_NO_GIL, 0, NULL, NULL);
     bs_view_snapshot snap;
     slots_snapshot_view(&snap, view, obj, 0);
-    *contents_hash = view_snapshot_hash(&snap);
+    /* a pointer the exporter filled that no longer leads anywhere: its
+     * memory went away, which the consumer cannot do by touching the view */
+    *contents_hash =
+        view_snapshot_readable(&snap) ? view_snapshot_hash(&snap) : BS_VIEW_CONTENTS_UNCHECKED;
     return gil;
 }
 
@@ -318,7 +347,11 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     if (!checking)
         return rc;
     bs_view_snapshot snap;
-    int have_snap = 0;
+    int have_snap = 0, fields_bad = 0;
+    /* view->obj is the exporter's word: used as an object only when it is
+     * the object whose slot ran or can be read as one */
+    PyObject *owner = rc == 0 && (view->obj == obj || slots_object_readable(view->obj))
+                          ? view->obj : NULL;
     /* an inner wrapper ran on this view during our call: a forwarding
      * exporter (PickleBuffer), already checked there */
     int forwarded = tls->checked_view == view;
@@ -338,13 +371,17 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
              * PyBuffer_FillInfo and the like: what a conformance bug would
              * be is CPython's, and checking them cost ~40 ns an export */
             if (!ctx->builtin) {
-                slots_snapshot_view(&snap, view, view->obj, flags);
+                slots_snapshot_view(&snap, view, owner, flags);
+                view_snapshot_probe_buf(&snap, safe_read, NULL);
                 have_snap = 1;
                 bs_view_violation viol[BS_VIEW_MAX_VIOLATIONS];
-                if (view_check_export(&snap, viol, BS_VIEW_MAX_VIOLATIONS)) {
+                int n = view_check_export(&snap, viol, BS_VIEW_MAX_VIOLATIONS);
+                if (n) {
                     call |= BS_CALL_CHECK_VIEW;
                     bad = 1;
                 }
+                for (int i = 0; i < n; i++)
+                    fields_bad |= viol[i].check == BS_CHECK_BAD_VIEW_FIELDS;
             }
             bad |= (call & BS_CALL_EXC_AFTER) || !view->obj ||
                    ((call & BS_CALL_OBJ_IS_SELF) && !(call & BS_CALL_OBJ_REF_GAINED));
@@ -358,7 +395,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
         }
         if (bad) {
             if (rc == 0 && !have_snap) {
-                slots_snapshot_view(&snap, view, view->obj, flags);
+                slots_snapshot_view(&snap, view, owner, flags);
                 have_snap = 1;
             }
             report_call(obj, view, flags, rc, call, gil, rc == 0 ? &snap : NULL, (void *)ctx->get);
@@ -367,7 +404,9 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     if (rc != 0 || !view->obj)
         return rc;
     BS_COUNT(getbuffer_ok);
-    PyObject *exporter = view->obj;
+    if (!owner)
+        return rc; /* a view->obj that is no object: its release cannot go well */
+    PyObject *exporter = owner;
     if (exporter != obj &&
         engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
                              (uint64_t)(uintptr_t)exporter))
@@ -382,7 +421,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     if (!have_snap)
         slots_snapshot_view(&snap, view, exporter, flags);
     tls->slot_pc = pc;
-    slots_record_export(exporter, view, flags, view_snapshot_hash(&snap));
+    slots_record_export(exporter, view, flags, &snap, fields_bad);
     tls->slot_pc = NULL;
     return rc;
 }

@@ -4,7 +4,8 @@
  * version through dlsym, loads the matching core from its own directory and
  * starts it (the core adds an audit hook before Py_Initialize).
  * It also owns what must be interposed by symbol: main's exit status
- * (__libc_start_main, exit), where the interpreter lets calls be
+ * (__libc_start_main, exit, and kill of itself with a deadly default
+ * signal), where the interpreter lets calls be
  * interposed PyObject_GetBuffer / PyBuffer_Release, and mmap / munmap /
  * mremap / mprotect (mapped.c: forwarded as the same system calls; in a
  * Python process the regions are recorded so that view arrays in the
@@ -12,6 +13,8 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +177,34 @@ EXPORT void _exit(int status)
     /* what glibc's _exit does; no dlsym here, which may lock or allocate */
     for (;;)
         syscall(SYS_exit_group, status);
+}
+
+/* CPython ends an uncaught KeyboardInterrupt (a real SIGINT included) by
+ * finalizing, restoring SIGINT's default action and killing itself with
+ * it, so that its parent sees a death by SIGINT: neither main's return
+ * nor exit() is reached. A signal sent to this process whose default
+ * action (set, not blocked) ends it is the end of the program: the core
+ * reports (leaks after finalization, the summary, the trace's end record)
+ * with the status a shell would show, then the signal is sent as asked,
+ * so the process still dies by it. */
+static int ends_process(pid_t pid, int sig)
+{
+    if (sig != SIGINT && sig != SIGTERM && sig != SIGHUP)
+        return 0;
+    if (pid != getpid())
+        return 0;
+    struct sigaction sa;
+    sigset_t blocked;
+    if (sigaction(sig, NULL, &sa) != 0 || (sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL)
+        return 0;
+    return pthread_sigmask(SIG_BLOCK, NULL, &blocked) == 0 && !sigismember(&blocked, sig);
+}
+
+EXPORT int kill(pid_t pid, int sig)
+{
+    if (api.exit_status && ends_process(pid, sig))
+        final_status(128 + sig);
+    return (int)syscall(SYS_kill, pid, sig);
 }
 
 EXPORT void exit(int status)

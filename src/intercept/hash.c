@@ -119,7 +119,8 @@ void bs_observe_list(const bs_watch *w, size_t n, uint32_t point, uint64_t write
         ev.v.buf = w[i].buf;
         ev.v.len = w[i].len;
         ev.hashed = 1;
-        ev.hash = bs_hash_region(w[i].buf, w[i].len);
+        if (!bs_hash_region(w[i].buf, w[i].len, &ev.hash))
+            continue; /* the memory is gone: nothing to observe */
         ev.observe_point = point;
         ev.writer = writer;
         engine_process(bs_core_state.engine, &ev);

@@ -116,17 +116,7 @@ static void add_unique(write_obs *s, const bs_watch *w, size_t n)
 
 static void observe(const write_obs *s, uint32_t point)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        bs_event ev = {.kind = BS_EV_OBSERVE, .thread = s->thread, .stack = s->stack};
-        ev.view = s->w[i].view;
-        ev.obj = s->w[i].obj;
-        ev.v.buf = s->w[i].buf;
-        ev.v.len = s->w[i].len;
-        ev.hashed = 1;
-        ev.hash = bs_hash_region(s->w[i].buf, s->w[i].len);
-        ev.observe_point = point;
-        engine_process(bs_core_state.engine, &ev);
-    }
+    bs_observe_list(s->w, s->n, point, 0, s->thread, s->stack);
 }
 
 /* Before a mutation slot of O runs: observes the watched exports it may

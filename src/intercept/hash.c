@@ -83,32 +83,6 @@ int bs_hash_region(uint64_t buf, int64_t len, uint64_t *hash)
     return 1;
 }
 
-void bs_observe_exports(uint64_t obj, uint32_t point, uint64_t within_buf, int64_t within_len,
-                        uint32_t thread, uint32_t stack)
-{
-    bs_watch w[32];
-    size_t n = engine_watch_list(bs_core_state.engine, obj, 0, NULL, w, 32);
-    if (n > 32)
-        n = 32;
-    for (size_t i = 0; i < n; i++) {
-        /* at a later export, only memory the exporter just handed out again
-         * is known to be still there */
-        if (within_len >= 0 &&
-            (w[i].buf < within_buf || w[i].buf + (uint64_t)w[i].len > within_buf + (uint64_t)within_len))
-            continue;
-        bs_event ev = {.kind = BS_EV_OBSERVE, .thread = thread, .stack = stack};
-        ev.view = w[i].view;
-        ev.obj = w[i].obj;
-        ev.v.buf = w[i].buf;
-        ev.v.len = w[i].len;
-        ev.hashed = 1;
-        if (!bs_hash_region(w[i].buf, w[i].len, &ev.hash))
-            continue; /* the memory is gone: nothing to observe */
-        ev.observe_point = point;
-        engine_process(bs_core_state.engine, &ev);
-    }
-}
-
 void bs_observe_list(const bs_watch *w, size_t n, uint32_t point, uint64_t writer, uint32_t thread,
                      uint32_t stack)
 {
@@ -125,6 +99,20 @@ void bs_observe_list(const bs_watch *w, size_t n, uint32_t point, uint64_t write
         ev.writer = writer;
         engine_process(bs_core_state.engine, &ev);
     }
+}
+
+void bs_observe_exports(uint64_t obj, uint32_t point, uint64_t within_buf, int64_t within_len,
+                        uint32_t thread, uint32_t stack)
+{
+    bs_watch w[32];
+    size_t n = engine_watch_list(bs_core_state.engine, obj, 0, NULL, w, 32), kept = 0;
+    for (size_t i = 0; i < n && i < 32; i++)
+        /* at a later export, only memory the exporter just handed out again
+         * is known to be still there */
+        if (within_len < 0 || (w[i].buf >= within_buf &&
+                               w[i].buf + (uint64_t)w[i].len <= within_buf + (uint64_t)within_len))
+            w[kept++] = w[i];
+    bs_observe_list(w, kept, point, 0, thread, stack);
 }
 
 uint32_t bs_observe_writer_release(Py_buffer *view, PyObject *obj, uint32_t thread,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "../../src/engine/view_check.h"
 #include "../../src/report/ci_output.h"
 #include "../../src/report/findlog.h"
 #include "../../src/report/runrec.h"
@@ -171,7 +172,8 @@ static void test_annotation(void)
 
 static void test_sarif(const char *out)
 {
-    bs_finding f1 = make_finding(BS_CHECK_LEAKED_EXPORT, 1, "bytes");
+    bs_finding f1 = make_finding(BS_CHECK_FIELD_NOT_REQUESTED, 1, "zmq.sugar.frame.Frame");
+    f1.fields = BS_FIELD_FORMAT | BS_FIELD_STRIDES;
     bs_finding f2 = make_finding(BS_CHECK_RELEASE_UNKNOWN, 2, "my.Type");
     f2.has_exporter = 0;
     f2.has_request = 0;
@@ -186,7 +188,12 @@ static void test_sarif(const char *out)
     strbuf b = {0};
     sarif_write(&b, r, 2, 4242);
     CHECK(strstr(b.data, "\"version\": \"2.1.0\"") != NULL);
-    CHECK(strstr(b.data, "\"ruleId\": \"leaked-export\", \"ruleIndex\": 0") != NULL);
+    char rule[128];
+    snprintf(rule, sizeof rule, "\"ruleId\": \"field-not-requested\", \"ruleIndex\": %d",
+             (int)BS_CHECK_FIELD_NOT_REQUESTED);
+    CHECK(strstr(b.data, rule) != NULL);
+    CHECK(strstr(b.data, "\"type\": \"zmq.sugar.frame.Frame\"") != NULL);
+    CHECK(strstr(b.data, "\"fields\": [\"format\", \"strides\"]") != NULL);
     CHECK(strstr(b.data, "\"uri\": \"file:///src/app%20%5B1%5D.py\"}, \"region\": {\"startLine\": 12}") != NULL);
     CHECK(strstr(b.data, "\"occurrenceCount\": 4") != NULL);
     CHECK(strstr(b.data, "\"partialFingerprints\": {\"bufsanStack/v1\": \"") != NULL);

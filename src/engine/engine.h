@@ -34,6 +34,9 @@ typedef struct {
     int32_t flags;
     uint64_t count;
     int64_t bytes;
+    /* the view fields a getbuffer conformance finding is about (BS_FIELD_*
+     * of view_check.h), every one of them; 0: none */
+    uint32_t fields;
     int nstacks;
     bs_finding_stack stacks[BS_MAX_FINDING_STACKS];
     /* the highest severity this finding may have (0: the check's own);

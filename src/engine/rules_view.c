@@ -119,6 +119,7 @@ void rules_view_on_call(bs_engine *e, const bs_event *ev)
         bs_flag_names(ev->flags, fl, sizeof fl);
         for (int i = 0; i < n; i++) {
             start(e, &f, viol[i].check, ev);
+            f.fields = viol[i].fields;
             snprintf(f.message, sizeof f.message, "bf_getbuffer of %s answered %s: %s", type, fl,
                      viol[i].detail);
             finish_call(e, &f, ev);

@@ -230,24 +230,67 @@ int64_t view_format_itemsize(const char *fmt)
 
 /* ---- rules ------------------------------------------------------------ */
 
+static const char *const field_names[BS_FIELD_COUNT] = {
+    "buf", "len", "itemsize", "ndim", "format", "shape", "strides", "suboffsets",
+};
+
+const char *view_field_name(int i)
+{
+    return i >= 0 && i < BS_FIELD_COUNT ? field_names[i] : "?";
+}
+
 typedef struct {
     bs_view_violation *out;
     int max, n;
-    uint64_t seen; /* one finding per check per view */
 } viol_list;
 
-__attribute__((format(printf, 3, 4)))
-static void add(viol_list *l, bs_check_id check, const char *fmt, ...)
+static bs_view_violation *find(viol_list *l, bs_check_id check)
 {
-    if (l->n >= l->max || check >= 64 || (l->seen & (1ull << check)))
-        return;
-    l->seen |= 1ull << check;
-    bs_view_violation *v = &l->out[l->n++];
-    v->check = check;
+    for (int i = 0; i < l->n; i++)
+        if (l->out[i].check == check)
+            return &l->out[i];
+    return NULL;
+}
+
+/* One violation per check per view: a second problem of the same check adds
+ * its FIELDS and its detail ("; ") to the first one's, so that one finding
+ * says everything wrong with one answer. */
+__attribute__((format(printf, 4, 5)))
+static void add(viol_list *l, bs_check_id check, uint32_t fields, const char *fmt, ...)
+{
+    bs_view_violation *v = find(l, check);
+    size_t at = 0;
+    if (!v) {
+        if (l->n >= l->max)
+            return;
+        v = &l->out[l->n++];
+        v->check = check;
+        v->fields = 0;
+        v->detail[0] = '\0';
+    } else {
+        at = strlen(v->detail);
+        if (at + 3 <= sizeof v->detail) {
+            memcpy(v->detail + at, "; ", 3);
+            at += 2;
+        }
+    }
+    v->fields |= fields;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(v->detail, sizeof v->detail, fmt, ap);
+    vsnprintf(v->detail + at, sizeof v->detail - at, fmt, ap);
     va_end(ap);
+}
+
+/* "a", "a and b", "a, b and c" into BUF. */
+static void join_words(char *buf, size_t len, const char *const *words, int n)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && at < len; i++) {
+        const char *sep = i == 0 ? "" : i == n - 1 ? " and " : ", ";
+        int w = snprintf(buf + at, len - at, "%s%s", sep, words[i]);
+        at += w > 0 ? (size_t)w : 0;
+    }
 }
 
 /* The geometry is readable and sane enough to reason about layout. */
@@ -331,97 +374,145 @@ int view_is_contiguous(const bs_view_snapshot *s, char order)
 
 int view_check_export(const bs_view_snapshot *s, bs_view_violation *out, int max)
 {
-    viol_list l = {out, max, 0, 0};
+    viol_list l = {out, max, 0};
     const bs_view_fields *v = &s->v;
     int32_t fl = s->flags;
 
-    /* Which fields each request type allows (c-api/buffer.html tables). */
-    if (v->format && !HAS(fl, BS_PYBUF_FORMAT))
-        add(&l, BS_CHECK_FIELD_NOT_REQUESTED, "format is set (\"%s\") but the request lacks PyBUF_FORMAT",
-            (s->read & BS_SNAP_FORMAT_READ) ? s->format : "?");
-    else if (v->shape && !HAS(fl, BS_PYBUF_ND))
-        add(&l, BS_CHECK_FIELD_NOT_REQUESTED, "shape is set but the request lacks PyBUF_ND");
-    else if (v->strides && !HAS(fl, BS_PYBUF_STRIDES))
-        add(&l, BS_CHECK_FIELD_NOT_REQUESTED, "strides is set but the request lacks PyBUF_STRIDES");
-    else if (v->suboffsets && !HAS(fl, BS_PYBUF_INDIRECT))
-        add(&l, BS_CHECK_FIELD_NOT_REQUESTED, "suboffsets is set but the request lacks PyBUF_INDIRECT");
+    /* Which fields each request type allows and requires (c-api/buffer.html
+     * tables): every field set without its flag in one violation, every
+     * required field left NULL in another. */
+    const struct {
+        uint32_t field;
+        uint64_t ptr;
+        int32_t flag;
+        const char *name, *flag_name;
+        int needs_ndim; /* required only when ndim > 0 */
+    } request_fields[] = {
+        {BS_FIELD_FORMAT, v->format, BS_PYBUF_FORMAT, "format", "PyBUF_FORMAT", 0},
+        {BS_FIELD_SHAPE, v->shape, BS_PYBUF_ND, "shape", "PyBUF_ND", 1},
+        {BS_FIELD_STRIDES, v->strides, BS_PYBUF_STRIDES, "strides", "PyBUF_STRIDES", 1},
+        {BS_FIELD_SUBOFFSETS, v->suboffsets, BS_PYBUF_INDIRECT, "suboffsets", "PyBUF_INDIRECT", -1},
+    };
+    const char *set[4], *set_flags[4], *missing[4], *missing_flags[4];
+    int nset = 0, nmissing = 0, missing_ndim = 0;
+    uint32_t set_fields = 0, missing_fields = 0;
+    char format_set[BS_SNAP_FORMAT_MAX + 16];
+    for (int i = 0; i < 4; i++) {
+        int requested = HAS(fl, request_fields[i].flag);
+        if (request_fields[i].ptr && !requested) {
+            set[nset] = request_fields[i].name;
+            if (request_fields[i].field == BS_FIELD_FORMAT) {
+                snprintf(format_set, sizeof format_set, "format (\"%s\")",
+                         (s->read & BS_SNAP_FORMAT_READ) ? s->format : "?");
+                set[nset] = format_set;
+            }
+            set_flags[nset++] = request_fields[i].flag_name;
+            set_fields |= request_fields[i].field;
+        } else if (!request_fields[i].ptr && requested && request_fields[i].needs_ndim >= 0 &&
+                   (!request_fields[i].needs_ndim || v->ndim > 0)) {
+            missing[nmissing] = request_fields[i].name;
+            missing_flags[nmissing++] = request_fields[i].flag_name;
+            missing_fields |= request_fields[i].field;
+            missing_ndim |= request_fields[i].needs_ndim;
+        }
+    }
+    if (nset) {
+        char names[256], flags[128];
+        join_words(names, sizeof names, set, nset);
+        join_words(flags, sizeof flags, set_flags, nset);
+        add(&l, BS_CHECK_FIELD_NOT_REQUESTED, set_fields,
+            "%s %s set, which the request did not ask for (it lacks %s)", names,
+            nset > 1 ? "are" : "is", flags);
+    }
+    if (nmissing) {
+        char names[128], flags[128];
+        join_words(names, sizeof names, missing, nmissing);
+        join_words(flags, sizeof flags, missing_flags, nmissing);
+        char ndim[32] = "";
+        if (missing_ndim)
+            snprintf(ndim, sizeof ndim, " with ndim=%d", (int)v->ndim);
+        add(&l, BS_CHECK_FIELD_MISSING, missing_fields, "%s %s NULL under %s%s", names,
+            nmissing > 1 ? "are" : "is", flags, ndim);
+    }
 
-    if (!v->format && HAS(fl, BS_PYBUF_FORMAT))
-        add(&l, BS_CHECK_FIELD_MISSING, "format is NULL under PyBUF_FORMAT");
-    else if (!v->shape && HAS(fl, BS_PYBUF_ND) && v->ndim > 0)
-        add(&l, BS_CHECK_FIELD_MISSING, "shape is NULL under PyBUF_ND with ndim=%d", (int)v->ndim);
-    else if (!v->strides && HAS(fl, BS_PYBUF_STRIDES) && v->ndim > 0)
-        add(&l, BS_CHECK_FIELD_MISSING, "strides is NULL under PyBUF_STRIDES with ndim=%d",
-            (int)v->ndim);
-
-    /* The geometry (bad-view-fields). */
+    /* The geometry (bad-view-fields): every problem found, in one violation. */
     if (v->ndim < 0 || v->ndim > BS_SNAP_MAX_NDIM)
-        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "ndim=%d is outside 0..%d", (int)v->ndim, BS_SNAP_MAX_NDIM);
-    else if (v->itemsize <= 0)
-        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "itemsize=%lld is not positive", (long long)v->itemsize);
-    else if (v->len < 0)
-        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "len=%lld is negative", (long long)v->len);
-    else if (!v->buf && v->len > 0)
-        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "buf is NULL with len=%lld", (long long)v->len);
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_NDIM, "ndim=%d is outside 0..%d", (int)v->ndim,
+            BS_SNAP_MAX_NDIM);
+    if (v->itemsize <= 0)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_ITEMSIZE, "itemsize=%lld is not positive",
+            (long long)v->itemsize);
+    if (v->len < 0)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_LEN, "len=%lld is negative", (long long)v->len);
+    if (!v->buf && v->len > 0)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_BUF, "buf is NULL with len=%lld",
+            (long long)v->len);
     else if (s->read & BS_SNAP_BUF_BAD)
-        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "buf points to unreadable memory (0x%llx) with len=%lld",
-            (unsigned long long)v->buf, (long long)v->len);
-    else if ((s->read & BS_SNAP_FORMAT_BAD) && (s->read & BS_SNAP_FORMAT_SCANNED) && s->format_len)
-        add(&l, BS_CHECK_BAD_VIEW_FIELDS,
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_BUF,
+            "buf points to unreadable memory (0x%llx) with len=%lld", (unsigned long long)v->buf,
+            (long long)v->len);
+    if ((s->read & BS_SNAP_FORMAT_BAD) && (s->read & BS_SNAP_FORMAT_SCANNED) && s->format_len)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_FORMAT,
             "format (0x%llx) has no NUL: it runs into unreadable memory after %lld bytes",
             (unsigned long long)v->format, (long long)s->format_len);
     else if (s->read & BS_SNAP_FORMAT_BAD)
-        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "format points to unreadable memory (0x%llx)",
-            (unsigned long long)v->format);
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_FORMAT,
+            "format points to unreadable memory (0x%llx)", (unsigned long long)v->format);
     else if (s->read & BS_SNAP_FORMAT_UNTERMINATED)
-        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "format (0x%llx) has no NUL within %d bytes",
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_FORMAT, "format (0x%llx) has no NUL within %d bytes",
             (unsigned long long)v->format, BS_SNAP_FORMAT_SCAN);
-    else if (s->read & BS_SNAP_SHAPE_BAD)
-        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "shape points to unreadable memory (0x%llx) with ndim=%d",
+    if (s->read & BS_SNAP_SHAPE_BAD)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_SHAPE,
+            "shape points to unreadable memory (0x%llx) with ndim=%d",
             (unsigned long long)v->shape, (int)v->ndim);
-    else if (s->read & BS_SNAP_STRIDES_BAD)
-        add(&l, BS_CHECK_BAD_VIEW_FIELDS, "strides points to unreadable memory (0x%llx) with ndim=%d",
+    if (s->read & BS_SNAP_STRIDES_BAD)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_STRIDES,
+            "strides points to unreadable memory (0x%llx) with ndim=%d",
             (unsigned long long)v->strides, (int)v->ndim);
-    else if (s->read & BS_SNAP_SUBOFFSETS_BAD)
-        add(&l, BS_CHECK_BAD_VIEW_FIELDS,
+    if (s->read & BS_SNAP_SUBOFFSETS_BAD)
+        add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_SUBOFFSETS,
             "suboffsets points to unreadable memory (0x%llx) with ndim=%d",
             (unsigned long long)v->suboffsets, (int)v->ndim);
-    if (!(l.seen & (1ull << BS_CHECK_BAD_VIEW_FIELDS)) && (s->read & BS_SNAP_SHAPE_READ)) {
-        int64_t prod = v->itemsize;
-        int overflow = 0;
-        for (int32_t i = 0; i < s->nitems; i++) {
+    if (s->read & BS_SNAP_SHAPE_READ) {
+        int negative = 0;
+        for (int32_t i = 0; i < s->nitems && !negative; i++)
             if (s->shape[i] < 0) {
-                add(&l, BS_CHECK_BAD_VIEW_FIELDS, "shape[%d]=%lld is negative", (int)i,
-                    (long long)s->shape[i]);
-                break;
+                add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_SHAPE, "shape[%d]=%lld is negative",
+                    (int)i, (long long)s->shape[i]);
+                negative = 1;
             }
-            overflow |= __builtin_mul_overflow(prod, s->shape[i], &prod);
+        /* len against the shape, when both are sane enough to compare */
+        if (!negative && v->itemsize > 0 && v->len >= 0) {
+            int64_t prod = v->itemsize;
+            int overflow = 0;
+            for (int32_t i = 0; i < s->nitems; i++)
+                overflow |= __builtin_mul_overflow(prod, s->shape[i], &prod);
+            if (overflow || prod != v->len)
+                add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_LEN,
+                    "len=%lld but itemsize * prod(shape) = %s%lld", (long long)v->len,
+                    overflow ? "overflow, " : "", (long long)prod);
         }
-        if (!(l.seen & (1ull << BS_CHECK_BAD_VIEW_FIELDS)) && (overflow || prod != v->len))
-            add(&l, BS_CHECK_BAD_VIEW_FIELDS, "len=%lld but itemsize * prod(shape) = %s%lld",
-                (long long)v->len, overflow ? "overflow, " : "", (long long)prod);
     }
-    if (!(l.seen & (1ull << BS_CHECK_BAD_VIEW_FIELDS)) &&
-        (s->read & (BS_SNAP_FORMAT_READ | BS_SNAP_FORMAT_SIZED)) && v->itemsize > 0) {
+    if ((s->read & (BS_SNAP_FORMAT_READ | BS_SNAP_FORMAT_SIZED)) && v->itemsize > 0) {
         /* a long format is parsed whole while it is read (its start shown) */
         int64_t fsize = (s->read & BS_SNAP_FORMAT_SIZED) ? s->format_itemsize
                                                          : view_format_itemsize(s->format);
         const char *more = !(s->read & BS_SNAP_FORMAT_READ) || strlen(s->format) > 60 ? "..." : "";
         if (fsize == -2)
-            add(&l, BS_CHECK_BAD_VIEW_FIELDS, "format \"%.60s%s\" is malformed", s->format, more);
+            add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_FORMAT, "format \"%.60s%s\" is malformed",
+                s->format, more);
         else if (fsize >= 0 && fsize != v->itemsize)
-            add(&l, BS_CHECK_BAD_VIEW_FIELDS,
-                "format \"%.60s%s\" has item size %lld but itemsize=%lld", s->format,
-                more, (long long)fsize,
+            add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_FORMAT,
+                "format \"%.60s%s\" has item size %lld but itemsize=%lld", s->format, more,
+                (long long)fsize,
                 (long long)v->itemsize);
     }
-    if (!(l.seen & (1ull << BS_CHECK_BAD_VIEW_FIELDS)) && (s->read & BS_SNAP_SUBOFFSETS_READ) &&
-        s->nitems > 0) {
+    if ((s->read & BS_SNAP_SUBOFFSETS_READ) && s->nitems > 0) {
         int any = 0;
         for (int32_t i = 0; i < s->nitems; i++)
             any |= s->suboffsets[i] >= 0;
         if (!any)
-            add(&l, BS_CHECK_BAD_VIEW_FIELDS,
+            add(&l, BS_CHECK_BAD_VIEW_FIELDS, BS_FIELD_SUBOFFSETS,
                 "every suboffsets entry is negative: suboffsets must then be NULL");
     }
 
@@ -439,7 +530,7 @@ int view_check_export(const bs_view_snapshot *s, bs_view_violation *out, int max
         else if (!HAS(fl, BS_PYBUF_STRIDES) && (v->strides || v->suboffsets))
             order = 'C', want = "a request without PyBUF_STRIDES (C-contiguous memory)";
         if (order && !view_is_contiguous(s, order))
-            add(&l, BS_CHECK_NOT_CONTIGUOUS, "%s was answered with %s memory", want,
+            add(&l, BS_CHECK_NOT_CONTIGUOUS, 0, "%s was answered with %s memory", want,
                 v->suboffsets ? "indirect (suboffsets)" : "non-contiguous (strides)");
     }
     return l.n;

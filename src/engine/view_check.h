@@ -99,16 +99,34 @@ static inline int view_snapshot_readable(const bs_view_snapshot *s)
  * a consumer releases with the one the exporter filled). Never 0. */
 uint64_t view_snapshot_hash(const bs_view_snapshot *s);
 
+/* The fields of a view a violation is about (bs_view_violation.fields). */
+enum {
+    BS_FIELD_BUF = 1 << 0,
+    BS_FIELD_LEN = 1 << 1,
+    BS_FIELD_ITEMSIZE = 1 << 2,
+    BS_FIELD_NDIM = 1 << 3,
+    BS_FIELD_FORMAT = 1 << 4,
+    BS_FIELD_SHAPE = 1 << 5,
+    BS_FIELD_STRIDES = 1 << 6,
+    BS_FIELD_SUBOFFSETS = 1 << 7,
+};
+#define BS_FIELD_COUNT 8
+
+/* "format" for BS_FIELD_FORMAT; I is the bit's index (0..BS_FIELD_COUNT-1). */
+const char *view_field_name(int i);
+
+/* One violation per check per view, naming every field that breaks it. */
 typedef struct {
     bs_check_id check;
-    char detail[200];
+    uint32_t fields; /* BS_FIELD_* */
+    char detail[320];
 } bs_view_violation;
 
 #define BS_VIEW_MAX_VIOLATIONS 8
 
 /* The rules a successful bf_getbuffer's view breaks (field-not-requested,
- * field-missing, bad-view-fields, not-contiguous); at most MAX. Returns the
- * count. */
+ * field-missing, bad-view-fields, not-contiguous), at most one violation per
+ * check, and at most MAX. Returns the count. */
 int view_check_export(const bs_view_snapshot *s, bs_view_violation *out, int max);
 
 /* Item size of a struct-module format string ("<i", "2d", "@bQ"), or -1 when

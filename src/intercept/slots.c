@@ -10,6 +10,7 @@
  * they call no Python code and leave no exception behind. */
 #include "intercept.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,38 +40,91 @@ typedef struct {
 
 static destructor subtype_dealloc_fn;
 static u64map type_names; /* PyTypeObject* -> name cache entry */
+static PyObject *module_key; /* "__module__", interned */
 
 typedef struct {
     const char *tp_name;
+    PyObject *qualname; /* ht_qualname of a heap type, NULL for static types */
     uint32_t id;
 } name_entry;
 
-/* Interned name of TYPE ("numpy.ndarray"), cached by type and tp_name. */
+static PyObject *heap_qualname(PyTypeObject *t)
+{
+    return (t->tp_flags & Py_TPFLAGS_HEAPTYPE) ? ((PyHeapTypeObject *)t)->ht_qualname : NULL;
+}
+
+/* UTF-8 of the str S, or NULL; an ASCII string is read in place, another
+ * one encoded (and cached in S) by the interpreter. */
+static const char *str_utf8(PyObject *s)
+{
+    if (!s || !PyUnicode_Check(s))
+        return NULL;
+    if (PyUnicode_IS_COMPACT_ASCII(s))
+        return (const char *)PyUnicode_DATA(s);
+    const char *u = PyUnicode_AsUTF8(s);
+    if (!u)
+        PyErr_Clear();
+    return u;
+}
+
+/* The name reports give TYPE. A heap type's tp_name is its bare class name
+ * ("Frame"): it is named __module__.__qualname__ ("zmq.sugar.frame.Frame",
+ * "builtins" left out) the way type.__repr__ does, from ht_qualname and the
+ * "__module__" entry of its own dict, so no Python code runs. Static types
+ * keep tp_name, dotted already ("numpy.ndarray"). Needs the GIL; leaves the
+ * exception state as it found it. Interned; 0 on allocation failure. */
+static uint32_t intern_type_name(PyTypeObject *t)
+{
+    const char *tp_name = t->tp_name ? t->tp_name : "?";
+    const char *qual = NULL, *mod = NULL;
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    if (heap_qualname(t) && module_key) {
+        qual = str_utf8(heap_qualname(t));
+        PyObject *m = t->tp_dict && PyDict_Check(t->tp_dict)
+                          ? PyDict_GetItemWithError(t->tp_dict, module_key) : NULL;
+        if (!m)
+            PyErr_Clear();
+        mod = str_utf8(m);
+    }
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+    if (!qual)
+        return engine_intern(bs_core_state.engine, tp_name);
+    if (!mod || !*mod || !strcmp(mod, "builtins"))
+        return engine_intern(bs_core_state.engine, qual);
+    char name[512];
+    snprintf(name, sizeof name, "%s.%s", mod, qual);
+    return engine_intern(bs_core_state.engine, name);
+}
+
+/* Interned name of TYPE, cached by type, tp_name and ht_qualname (a new
+ * class at the address of a freed one, or __qualname__ assigned, is named
+ * again). Needs the GIL. */
 static uint32_t type_name_id(PyTypeObject *t)
 {
     /* the same type over and over is the common case */
     static __thread PyTypeObject *last_type;
     static __thread const char *last_name;
+    static __thread PyObject *last_qualname;
     static __thread uint32_t last_id;
-    if (t == last_type && t->tp_name == last_name && last_id)
+    PyObject *qualname = heap_qualname(t);
+    if (t == last_type && t->tp_name == last_name && qualname == last_qualname && last_id)
         return last_id;
     name_entry *e = u64map_get(&type_names, (uint64_t)(uintptr_t)t);
-    if (e && e->tp_name == t->tp_name) {
-        last_type = t;
-        last_name = t->tp_name;
-        last_id = e->id;
-        return e->id;
+    if (!e || e->tp_name != t->tp_name || e->qualname != qualname || !e->id) {
+        if (!e) {
+            e = calloc(1, sizeof *e);
+            if (!e)
+                return 0;
+            u64map_put(&type_names, (uint64_t)(uintptr_t)t, e);
+        }
+        e->tp_name = t->tp_name;
+        e->qualname = qualname;
+        e->id = intern_type_name(t);
     }
-    if (!e) {
-        e = calloc(1, sizeof *e);
-        if (!e)
-            return 0;
-        u64map_put(&type_names, (uint64_t)(uintptr_t)t, e);
-    }
-    e->tp_name = t->tp_name;
-    e->id = engine_intern(bs_core_state.engine, t->tp_name ? t->tp_name : "?");
     last_type = t;
     last_name = t->tp_name;
+    last_qualname = qualname;
     last_id = e->id;
     return e->id;
 }
@@ -89,7 +143,8 @@ void slots_view_fields(bs_view_fields *v, const Py_buffer *view)
     v->internal = (uint64_t)(uintptr_t)view->internal;
 }
 
-/* Name of TYPE; without the GIL the cache (not thread-safe) is bypassed. */
+/* Name of TYPE; without the GIL neither the cache (not thread-safe) nor the
+ * type's dict can be read: tp_name. */
 static uint32_t type_name_of(PyTypeObject *t, int gil)
 {
     if (gil)
@@ -513,6 +568,9 @@ int slots_init(void)
 {
     if (u64map_init(&type_names, 256) < 0)
         return -1;
+    module_key = PyUnicode_InternFromString("__module__");
+    if (!module_key)
+        PyErr_Clear();
     /* The tp_dealloc of Python classes, which must never be wrapped. */
     PyObject *cls = PyObject_CallFunction((PyObject *)&PyType_Type, "s(O){}", "_bufsan_probe",
                                           (PyObject *)&PyBaseObject_Type);

@@ -315,6 +315,7 @@ static void format_json(strbuf *b, const bs_finding *f, shown_stack *stacks,
     } else {
         sb_puts(b, "null");
     }
+    finding_json_fields(b, f);
     sb_printf(b, ", \"count\": %llu, \"bytes\": %lld, \"stacks\": [",
               (unsigned long long)f->count, (long long)f->bytes);
     for (int i = 0; i < f->nstacks; i++) {

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "../common/strbuf.h"
 #include "../engine/engine.h"
 
 typedef struct {
@@ -45,5 +46,9 @@ const bs_rframe *rfinding_location(const bs_rfinding *r);
  * line numbers: the same bug gets the same fingerprint across runs, builds
  * and unrelated edits. OUT holds at least 17 bytes. */
 void rfinding_fingerprint(const bs_rfinding *r, char *out);
+
+/* `, "fields": ["format", "strides"]` (JSON) for a finding about view
+ * fields (F->fields), nothing for the others. */
+void finding_json_fields(strbuf *b, const bs_finding *f);
 
 #endif

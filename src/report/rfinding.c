@@ -6,6 +6,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../engine/view_check.h"
+
+void finding_json_fields(strbuf *b, const bs_finding *f)
+{
+    if (!f->fields)
+        return;
+    sb_puts(b, ", \"fields\": [");
+    const char *sep = "";
+    for (int i = 0; i < BS_FIELD_COUNT; i++)
+        if (f->fields & (1u << i)) {
+            sb_puts(b, sep);
+            sb_json_str(b, view_field_name(i));
+            sep = ", ";
+        }
+    sb_puts(b, "]");
+}
+
 const bs_rframe *rfinding_location(const bs_rfinding *r)
 {
     if (r->nstacks < 1)

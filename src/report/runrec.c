@@ -30,6 +30,7 @@ void runrec_finding_line(strbuf *b, const bs_rfinding *r, const char *location)
               bs_checks[r->f->check].name, (unsigned long long)r->occurrences,
               (unsigned long long)r->count);
     field(b, location);
+    field(b, r->f->has_exporter && r->f->exporter_type ? r->f->exporter_type : "");
     sb_puts(b, "\n");
 }
 

@@ -153,6 +153,7 @@ static void result(strbuf *b, const bs_rfinding *r)
         sb_json_str(b, names);
         sb_puts(b, "}");
     }
+    finding_json_fields(b, f);
     sb_puts(b, "}}");
 }
 

@@ -16,6 +16,12 @@ int docs_checks_markdown(FILE *out, const char *docs_dir)
           "Each finding names one check. The names are stable (suppressions, CI jobs and\n"
           "`checks=` depend on them). Severity in brackets; `off` checks run with\n"
           "`strict=1` or `checks=+name`.\n\n"
+          "Reports name the exporter by its type: a type defined in C by its `tp_name`\n"
+          "(`bytearray`, `numpy.ndarray`), a Python class (or another heap type) by its\n"
+          "module and qualified name (`zmq.sugar.frame.Frame`, `app.Store.Block`;\n"
+          "`builtins.` left out; a call made without the GIL gets the class's bare\n"
+          "`tp_name`, its dict cannot be read then). Suppressions' `type:` patterns,\n"
+          "JSON and SARIF `exporter.type` use the same name.\n\n"
           "| check | severity | fires when |\n|---|---|---|\n", out);
     for (int i = 0; i < BS_CHECK_COUNT; i++)
         fprintf(out, "| [`%s`](#%s) | %s | %s |\n", bs_checks[i].name, bs_checks[i].name,
@@ -110,7 +116,8 @@ void docs_man_page(FILE *out)
     fputs(".SH SUPPRESSIONS\n"
           "One rule per line, \\fIcheck\\fB:\\fIglob\\fR, \\fB#\\fR comments. The glob is\n"
           "matched against every frame's function name, Python file and native module,\n"
-          "or, as \\fIcheck\\fB:type:\\fIglob\\fR, against the exporter's type name.\n"
+          "or, as \\fIcheck\\fB:type:\\fIglob\\fR, against the exporter's type name\n"
+          "(a Python class is named \\fImodule.qualname\\fR, e.g. zmq.sugar.frame.Frame).\n"
           "\\fBgen_suppressions=1\\fR prints a ready rule after each finding. The summary\n"
           "says how many findings each rule suppressed, and which rules were unused.\n"
           ".SH EXIT STATUS\n"

@@ -82,10 +82,12 @@ int verdict_print(FILE *out, const char *dir, int status, int exitcode)
                 unsigned long long occ = strtoull(fld[3], NULL, 10);
                 if (id >= 0)
                     by_check[id] += occ;
+                /* the exporter type, when the record has one */
+                const char *type = n >= 7 && fld[6][0] ? fld[6] : NULL;
                 if (fl)
-                    fprintf(fl, "==bufsan==   pid %d: %s: %s %s (count %s%s%s)\n", p.pid, fld[1],
-                            fld[2], fld[5], fld[4], occ > 1 ? ", reported " : "",
-                            occ > 1 ? fld[3] : "");
+                    fprintf(fl, "==bufsan==   pid %d: %s: %s%s%s %s (count %s%s%s)\n", p.pid,
+                            fld[1], fld[2], type ? " " : "", type ? type : "", fld[5], fld[4],
+                            occ > 1 ? ", reported " : "", occ > 1 ? fld[3] : "");
             }
         }
         fclose(f);

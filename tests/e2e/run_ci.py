@@ -222,7 +222,7 @@ def cmd_tree(case):
     v = verdict_lines(t.stderr)
     case.check(any(re.match(r"==bufsan== verdict for \d+ processes: [12] with errors", l) for l in v),
                "pool: no verdict line")
-    case.check(any(re.search(r"pid \d+: error: leaked-export %s:%d in work" % (re.escape(pool), leak_line), l)
+    case.check(any(re.search(r"pid \d+: error: leaked-export bytearray %s:%d in work" % (re.escape(pool), leak_line), l)
                    for l in v), "pool: the worker's finding is not in the verdict")
     case.check(any(re.match(r"SUMMARY: bufsan: [12] errors?, 0 warnings, 0 suppressed in \d+ processes "
                             r"\(leaked-export: [12]\)", l) for l in v), "pool: no combined SUMMARY")
@@ -244,7 +244,7 @@ def cmd_tree(case):
     c = case.run("subprocess", [case.launcher, case.python, child], case.env(preload=False))
     case.check(c.returncode == 66, "subprocess via launcher: exit status %d, expected 66" % c.returncode)
     case.check("child_leak child status 66" in c.stdout, "subprocess: the child did not fail on its own")
-    case.check(any(re.search(r"error: leaked-export %s:%d in <module>" % (re.escape(child), cline), l)
+    case.check(any(re.search(r"error: leaked-export __main__.Payload %s:%d in <module>" % (re.escape(child), cline), l)
                    for l in verdict_lines(c.stderr)), "subprocess: the child's finding is not in the verdict")
     # the launcher's run directory is removed; a given run_dir is kept
     rd = os.path.join(case.tmp, "rundir")

@@ -21,6 +21,8 @@ Scenario scripts (scenarios/*.py) carry their expectations in comments:
       line: ROLE+N / ROLE-N lines away, in the function there; ROLE* not
       checked; e.g. at=acquire-1 when the write is the BUG line),
       severity (default error; a warning counts for no exit status).
+      fields (a,b: the JSON "fields" of a view conformance finding, and
+      the text header names each).
 
 Commands (see --help): scenario, boot, embed, nonpython, options, options_help,
 stackopts.
@@ -504,6 +506,9 @@ def check_bug_finding(fails, f, bug, file, interp_modules, ext_symbols, env, thr
         if int(a["flags"]) == 0:
             fails.check(f["request"].get("flag_names") == ["PyBUF_SIMPLE"],
                         "%s: flag_names %r, expected [\"PyBUF_SIMPLE\"]" % (what, f["request"].get("flag_names")))
+    if "fields" in a:
+        want = a["fields"].split(",")
+        fails.check(f.get("fields") == want, "%s: fields %r, expected %r" % (what, f.get("fields"), want))
     roles = [s.get("role") for s in f["stacks"]]
     for role in bug.roles:
         fails.check(role in roles, "%s: no %r stack (stacks: %r)" % (what, role, roles))
@@ -602,6 +607,12 @@ def check_text(fails, result, expect_per_pid, file):
                 pat = (r"^==%d==ERROR: bufsan: leaked-export: %d exports? of %s \(%s bytes\) never released"
                        % (pid, count, re.escape(a["type"]), a["bytes"]))
                 fails.check(re.search(pat, err, re.M), "text: no header matching %r" % pat)
+            if "fields" in a:
+                # one report names every field (not one report per field)
+                names = a["fields"].split(",")
+                fails.check(any(int(hpid) == pid and check == b.check and all(n in rest for n in names)
+                                for hpid, check, rest in headers),
+                            "text: no %s header naming %s" % (b.check, " and ".join(names)))
             if "slot" in a:
                 # the innermost frame outside the interpreter is the slot function
                 summary = r"SUMMARY: bufsan: %s \S+:\d+ in %s" % (re.escape(b.check), re.escape(a["slot"]))

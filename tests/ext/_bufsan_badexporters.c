@@ -17,12 +17,12 @@
 enum mode {
     M_OK, M_ERROR_LEFT_OBJ, M_ERROR_WITHOUT_EXCEPTION, M_SUCCESS_WITH_EXCEPTION, M_RETURNS_ONE,
     M_NO_INCREF, M_OBJ_NULL, M_FORMAT_UNREQUESTED, M_SHAPE_MISSING, M_BAD_LEN, M_WILD_FORMAT,
-    M_NOT_CONTIGUOUS, M_COUNT
+    M_NOT_CONTIGUOUS, M_IGNORES_FLAGS, M_BARE, M_COUNT
 };
 static const char *const mode_names[M_COUNT] = {
     "ok", "error_left_obj", "error_without_exception", "success_with_exception", "returns_one",
     "no_incref", "obj_null", "format_unrequested", "shape_missing", "bad_len", "wild_format",
-    "not_contiguous",
+    "not_contiguous", "ignores_flags", "bare",
 };
 
 typedef struct {
@@ -128,6 +128,20 @@ bad_exporter_getbuffer(BadExporterObject *self, Py_buffer *view, int flags)
         self->strides[0] = 2;
         view->shape = self->shape;
         view->strides = self->strides;
+        break;
+    case M_IGNORES_FLAGS:
+        fill_correct(self, view, flags);
+        /* BUG: format, shape and strides whatever the request asked */
+        view->format = "B";
+        view->shape = self->shape;
+        view->strides = self->strides;
+        break;
+    case M_BARE:
+        fill_correct(self, view, flags);
+        /* BUG: no format, shape or strides even when the request asks */
+        view->format = NULL;
+        view->shape = NULL;
+        view->strides = NULL;
         break;
     default:
         fill_correct(self, view, flags);

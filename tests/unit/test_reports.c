@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "../../src/engine/view_check.h"
 #include "../../src/report/ci_output.h"
 #include "../../src/report/findlog.h"
 #include "../../src/report/runrec.h"
@@ -171,7 +172,8 @@ static void test_annotation(void)
 
 static void test_sarif(const char *out)
 {
-    bs_finding f1 = make_finding(BS_CHECK_LEAKED_EXPORT, 1, "bytes");
+    bs_finding f1 = make_finding(BS_CHECK_FIELD_NOT_REQUESTED, 1, "zmq.sugar.frame.Frame");
+    f1.fields = BS_FIELD_FORMAT | BS_FIELD_STRIDES;
     bs_finding f2 = make_finding(BS_CHECK_RELEASE_UNKNOWN, 2, "my.Type");
     f2.has_exporter = 0;
     f2.has_request = 0;
@@ -186,7 +188,12 @@ static void test_sarif(const char *out)
     strbuf b = {0};
     sarif_write(&b, r, 2, 4242);
     CHECK(strstr(b.data, "\"version\": \"2.1.0\"") != NULL);
-    CHECK(strstr(b.data, "\"ruleId\": \"leaked-export\", \"ruleIndex\": 0") != NULL);
+    char rule[128];
+    snprintf(rule, sizeof rule, "\"ruleId\": \"field-not-requested\", \"ruleIndex\": %d",
+             (int)BS_CHECK_FIELD_NOT_REQUESTED);
+    CHECK(strstr(b.data, rule) != NULL);
+    CHECK(strstr(b.data, "\"type\": \"zmq.sugar.frame.Frame\"") != NULL);
+    CHECK(strstr(b.data, "\"fields\": [\"format\", \"strides\"]") != NULL);
     CHECK(strstr(b.data, "\"uri\": \"file:///src/app%20%5B1%5D.py\"}, \"region\": {\"startLine\": 12}") != NULL);
     CHECK(strstr(b.data, "\"occurrenceCount\": 4") != NULL);
     CHECK(strstr(b.data, "\"partialFingerprints\": {\"bufsanStack/v1\": \"") != NULL);
@@ -230,6 +237,10 @@ static void test_verdict(void)
     bs_finding f = make_finding(BS_CHECK_LEAKED_EXPORT, 1, "bytes");
     bs_rfinding r = {&f, 3, 5, 8, 0, NULL};
     runrec_finding_line(&w, &r, "/src/app.py:12 in work");
+    bs_finding u = make_finding(BS_CHECK_RELEASE_UNKNOWN, 2, NULL);
+    u.has_exporter = 0;
+    bs_rfinding ru = {&u, 1, 1, 0, 0, NULL};
+    runrec_finding_line(&w, &ru, "/src/app.py:20 in twice");
     CHECK(runrec_write(dir, 101, &w) == 0);
     CHECK(verdict_print(out, dir, 0, 66) == 66);
     CHECK(verdict_print(out, dir, 3, 66) == 3); /* the command's own failure wins */
@@ -238,8 +249,10 @@ static void test_verdict(void)
     size_t n = fread(text, 1, sizeof text - 1, out);
     text[n] = '\0';
     CHECK(strstr(text, "verdict for 2 processes: 1 with errors") != NULL);
-    CHECK(strstr(text, "pid 101: error: leaked-export /src/app.py:12 in work (count 5, reported 3)") != NULL);
-    CHECK(strstr(text, "SUMMARY: bufsan: 1 error, 0 warnings, 0 suppressed in 2 processes (leaked-export: 3)") != NULL);
+    CHECK(strstr(text, "pid 101: error: leaked-export bytes /src/app.py:12 in work (count 5, reported 3)") != NULL);
+    /* a finding that names no exporter: no type */
+    CHECK(strstr(text, "pid 101: error: release-unknown /src/app.py:20 in twice (count 1)") != NULL);
+    CHECK(strstr(text, "SUMMARY: bufsan: 1 error, 0 warnings, 0 suppressed in 2 processes (leaked-export: 3, release-unknown: 1)") != NULL);
     fclose(out);
     char path[256];
     snprintf(path, sizeof path, "%s/100.rec", dir);

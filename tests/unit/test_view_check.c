@@ -155,6 +155,47 @@ static void test_each_rule(void)
     CHECK(check_view(&f, BS_PYBUF_C_CONTIGUOUS | F_FORMAT) == 0);
 }
 
+/* One violation per check per answer, naming every field that breaks it. */
+static void test_every_field_in_one_violation(void)
+{
+    bs_view_snapshot s;
+    bs_view_violation v[BS_VIEW_MAX_VIOLATIONS];
+    /* an exporter that ignores the request: format and strides under PyBUF_ND */
+    bs_view_fields f = fillinfo(F_STRIDES | F_FORMAT);
+    view_snapshot_fill(&s, &f, F_ND, safe_read, NULL);
+    int n = view_check_export(&s, v, BS_VIEW_MAX_VIOLATIONS);
+    CHECK(n == 1 && v[0].check == BS_CHECK_FIELD_NOT_REQUESTED);
+    CHECK(n == 1 && v[0].fields == (BS_FIELD_FORMAT | BS_FIELD_STRIDES));
+    CHECK_STR(v[0].detail, "format (\"B\") and strides are set, which the request did not ask "
+                           "for (it lacks PyBUF_FORMAT and PyBUF_STRIDES)");
+    /* an exporter that fills nothing: format, shape and strides missing */
+    f = fillinfo(0);
+    view_snapshot_fill(&s, &f, F_FULL_RO, safe_read, NULL);
+    n = view_check_export(&s, v, BS_VIEW_MAX_VIOLATIONS);
+    CHECK(n == 1 && v[0].check == BS_CHECK_FIELD_MISSING);
+    CHECK(n == 1 && v[0].fields == (BS_FIELD_FORMAT | BS_FIELD_SHAPE | BS_FIELD_STRIDES));
+    CHECK_STR(v[0].detail, "format, shape and strides are NULL under PyBUF_FORMAT, PyBUF_ND and "
+                           "PyBUF_STRIDES with ndim=1");
+    /* two geometry problems, one violation */
+    f = fillinfo(0);
+    f.itemsize = 0;
+    f.buf = 0;
+    view_snapshot_fill(&s, &f, 0, safe_read, NULL);
+    n = view_check_export(&s, v, BS_VIEW_MAX_VIOLATIONS);
+    CHECK(n == 1 && v[0].check == BS_CHECK_BAD_VIEW_FIELDS);
+    CHECK(n == 1 && v[0].fields == (BS_FIELD_ITEMSIZE | BS_FIELD_BUF));
+    CHECK_STR(v[0].detail, "itemsize=0 is not positive; buf is NULL with len=8");
+    /* len against shape and a format of the wrong size */
+    f = fillinfo(F_ND | F_FORMAT);
+    f.len = 7;
+    f.format = P("i");
+    view_snapshot_fill(&s, &f, F_ND | F_FORMAT, safe_read, NULL);
+    n = view_check_export(&s, v, BS_VIEW_MAX_VIOLATIONS);
+    CHECK(n == 1 && v[0].fields == (BS_FIELD_LEN | BS_FIELD_FORMAT));
+    CHECK(strstr(v[0].detail, "len=7") && strstr(v[0].detail, "format \"i\" has item size 4"));
+    CHECK(strcmp(view_field_name(6), "strides") == 0);
+}
+
 static void test_format_itemsize(void)
 {
     /* struct.calcsize on x86-64 */
@@ -180,13 +221,18 @@ static void test_format_itemsize(void)
 typedef struct {
     int n;
     bs_check_id checks[16];
+    uint32_t fields[16];
+    char message[512];
 } captured;
 
 static void sink(const bs_finding *f, void *ctx)
 {
     captured *c = ctx;
-    if (c->n < 16)
+    if (c->n < 16) {
         c->checks[c->n] = f->check;
+        c->fields[c->n] = f->fields;
+    }
+    snprintf(c->message, sizeof c->message, "%s", f->message);
     c->n++;
 }
 
@@ -247,6 +293,19 @@ static void test_call_rules(void)
     ev.snapshot = &s;
     engine_process(e, &ev);
     CHECK(c.n == 1 && c.checks[0] == BS_CHECK_FIELD_NOT_REQUESTED);
+    CHECK(c.fields[0] == BS_FIELD_FORMAT);
+    c.n = 0;
+    /* every unrequested field of one answer in one finding */
+    f = fillinfo(F_STRIDES | F_FORMAT);
+    view_snapshot_fill(&s, &f, F_ND, safe_read, NULL);
+    ev.flags = F_ND;
+    ev.type_name = engine_intern(e, "zmq.sugar.frame.Frame");
+    engine_process(e, &ev);
+    CHECK(c.n == 1 && c.checks[0] == BS_CHECK_FIELD_NOT_REQUESTED);
+    CHECK(c.fields[0] == (BS_FIELD_FORMAT | BS_FIELD_STRIDES));
+    CHECK_STR(c.message, "bf_getbuffer of zmq.sugar.frame.Frame answered PyBUF_CONTIG_RO: format "
+                         "(\"B\") and strides are set, which the request did not ask for (it lacks "
+                         "PyBUF_FORMAT and PyBUF_STRIDES)");
     c.n = 0;
     ev = (bs_event){.kind = BS_EV_BUFFER_CALL, .obj = 0x9000, .call = BS_CALL_RELEASE | BS_CALL_NO_GIL};
     engine_process(e, &ev);
@@ -457,6 +516,7 @@ int main(void)
     bs_options_defaults(&opts);
     test_fillinfo_is_clean_for_every_request();
     test_each_rule();
+    test_every_field_in_one_violation();
     test_format_itemsize();
     test_call_rules();
     test_consumer_modified_view();

@@ -33,6 +33,11 @@ typedef enum {
                                      (PyMemoryView_GetContiguous, tobytes of
                                      non-contiguous views) fills a fresh bytes
                                      through its read-only master buffer */
+    BS_CONSUMER_VIEW_OBJECT = 5, /* acquired inside the tp_new or tp_init of
+                                    an extension's exporter type: a view
+                                    object over the memory (bitarray(buffer=),
+                                    a Cython memoryview), which writes it and
+                                    re-exports it */
 } bs_consumer;
 
 /* Where a BS_EV_OBSERVE hash was taken. */

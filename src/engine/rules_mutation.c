@@ -33,7 +33,8 @@
 static int may_write(const export_rec *x)
 {
     return !x->v.readonly && ((x->flags & PYBUF_WRITABLE) || x->consumer == BS_CONSUMER_MEMORYVIEW ||
-                              x->consumer == BS_CONSUMER_PICKLEBUFFER);
+                              x->consumer == BS_CONSUMER_PICKLEBUFFER ||
+                              x->consumer == BS_CONSUMER_VIEW_OBJECT);
 }
 
 /* Exports that announced that they write: a granted PyBUF_WRITABLE request
@@ -195,7 +196,8 @@ void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
 {
     int new_writes = !ev->v.readonly &&
                      ((ev->flags & PYBUF_WRITABLE) || ev->consumer == BS_CONSUMER_MEMORYVIEW ||
-                      ev->consumer == BS_CONSUMER_PICKLEBUFFER);
+                      ev->consumer == BS_CONSUMER_PICKLEBUFFER ||
+                      ev->consumer == BS_CONSUMER_VIEW_OBJECT);
     int shared_reported = 0;
     for (export_rec *x = o ? o->exports : NULL; x; x = x->obj_next) {
         if (!x->in_view_map)

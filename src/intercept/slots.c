@@ -10,6 +10,8 @@
  * they call no Python code and leave no exception behind. */
 #include "intercept.h"
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +233,44 @@ static uint32_t consumer_of(Py_buffer *view, int flags, void *pc)
     return BS_CONSUMER_OTHER;
 }
 
+/* View objects: the tp_new and tp_init functions of extensions' exporter
+ * types, and the acquiring stacks already classified (stack id -> 1 + yes).
+ * An export acquired under one of those functions is held by a new object
+ * that hands the memory out again and writes it (bitarray(buffer=x), a
+ * Cython memoryview): a mutable view, not a reader. Used under the GIL. */
+static u64map view_ctors, view_ctor_stacks;
+
+static void note_view_ctor(void *fn)
+{
+    if (fn && !bs_core_inside((uintptr_t)fn) &&
+        (view_ctors.cap || u64map_init(&view_ctors, 64) == 0))
+        u64map_put(&view_ctors, (uint64_t)(uintptr_t)fn, (void *)1);
+}
+
+/* Does the native part of STACK run inside a view object's constructor?
+ * The innermost frames only: the consumer is near the top. */
+static int acquired_by_view_ctor(uint32_t stack)
+{
+    if (!stack || !view_ctors.cap)
+        return 0;
+    if (!view_ctor_stacks.cap && u64map_init(&view_ctor_stacks, 256) < 0)
+        return 0;
+    uintptr_t known = (uintptr_t)u64map_get(&view_ctor_stacks, stack);
+    if (known)
+        return known == 2;
+    bs_stack st;
+    int yes = 0;
+    if (depot_get(stack, &st) == 0)
+        for (uint32_t i = 0; i < st.nnative && i < 8 && !yes; i++) {
+            unw_proc_info_t pi;
+            if (unw_get_proc_info_by_ip(unw_local_addr_space, (unw_word_t)(st.pcs[i] - 1), &pi,
+                                        NULL) == 0)
+                yes = u64map_get(&view_ctors, (uint64_t)pi.start_ip) != NULL;
+        }
+    u64map_put(&view_ctor_stacks, stack, (void *)(uintptr_t)(1 + yes));
+    return yes;
+}
+
 /* memoryview slice assignment (memory_ass_sub) gets the source's buffer
  * with PyBUF_FULL_RO and copies it into the destination, which may overlap
  * it (m[0:3] = m[2:5]): the source's bytes change during the hold, by
@@ -306,6 +346,9 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
                                       __builtin_frame_address(0), flags)
                    : capture_stack_nogil();
     ev.consumer = consumer_of(view, flags, site);
+    if (ev.consumer == BS_CONSUMER_OTHER && gil && !(flags & PyBUF_WRITABLE) &&
+        acquired_by_view_ctor(ev.stack))
+        ev.consumer = BS_CONSUMER_VIEW_OBJECT;
     /* the view's reference and its creator's: no one else can reach it */
     if (ev.consumer == BS_CONSUMER_MEMORYVIEW && PyBytes_CheckExact(exporter) &&
         Py_REFCNT(exporter) <= 2)
@@ -660,6 +703,10 @@ static int plan_type(tramp_batch *b, PyTypeObject *t, patch_plan *plan, int comp
     ctx->rel = pb->bf_releasebuffer;
     ctx->complete = complete;
     ctx->builtin = bs_core_inside((uintptr_t)ctx->get);
+    if (!ctx->builtin) {
+        note_view_ctor((void *)t->tp_new);
+        note_view_ctor((void *)t->tp_init);
+    }
     plan->type = t;
     plan->get = tramp_add(b, 4, ctx, (void *)wrap_getbuffer);
     plan->rel = ctx->rel && !tramp_is_ours((void *)ctx->rel)

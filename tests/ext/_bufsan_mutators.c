@@ -483,6 +483,73 @@ mut_read_nogil(PyObject *mod, PyObject *args)
     return PyLong_FromUnsignedLong(sum);
 }
 
+/* View(obj): a view object (like bitarray(buffer=obj)): its constructor
+ * takes a reader's export of obj and keeps it; it re-exports that memory
+ * and writes it (poke). A mutable view: its owner's changes are expected. */
+typedef struct {
+    PyObject_HEAD
+    Py_buffer view;
+} ViewObject;
+
+static PyObject *
+view_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *obj;
+    if (kwds || !PyArg_ParseTuple(args, "O", &obj))
+        return NULL;
+    ViewObject *v = (ViewObject *)type->tp_alloc(type, 0);
+    if (!v)
+        return NULL;
+    if (PyObject_GetBuffer(obj, &v->view, PyBUF_SIMPLE) < 0) {
+        v->view.obj = NULL;
+        Py_DECREF(v);
+        return NULL;
+    }
+    return (PyObject *)v;
+}
+
+static void
+view_dealloc(ViewObject *v)
+{
+    if (v->view.obj)
+        PyBuffer_Release(&v->view);
+    Py_TYPE(v)->tp_free((PyObject *)v);
+}
+
+static int
+view_getbuffer(ViewObject *v, Py_buffer *out, int flags)
+{
+    return PyBuffer_FillInfo(out, (PyObject *)v, v->view.buf, v->view.len, v->view.readonly, flags);
+}
+
+static PyObject *
+view_poke(ViewObject *v, PyObject *unused)
+{
+    (void)unused;
+    if (!v->view.readonly && v->view.len > 0)
+        ((char *)v->view.buf)[0] ^= 0x40;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef view_methods[] = {
+    {"poke", (PyCFunction)view_poke, METH_NOARGS, "writes the first byte of the memory"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyBufferProcs view_as_buffer = {(getbufferproc)view_getbuffer, NULL};
+
+static PyTypeObject ViewType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_bufsan_mutators.View",
+    .tp_basicsize = sizeof(ViewObject),
+    .tp_dealloc = (destructor)view_dealloc,
+    .tp_as_buffer = &view_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "a view object over another object's memory",
+    .tp_methods = view_methods,
+    .tp_new = view_new,
+};
+
 static PyMethodDef mut_methods[] = {
     {"write_through", mut_write_through, METH_O, "writes through a PyBUF_WRITABLE export"},
     {"write_own", mut_write_own, METH_O, "writes its own readonly=0 hold"},
@@ -512,12 +579,14 @@ static struct PyModuleDef mut_module = {
 PyMODINIT_FUNC
 PyInit__bufsan_mutators(void)
 {
-    if (PyType_Ready(&MutantType) < 0 || PyType_Ready(&HolderType) < 0)
+    if (PyType_Ready(&MutantType) < 0 || PyType_Ready(&HolderType) < 0 ||
+        PyType_Ready(&ViewType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&mut_module);
     if (!m)
         return NULL;
-    if (PyModule_AddObjectRef(m, "Mutant", (PyObject *)&MutantType) < 0) {
+    if (PyModule_AddObjectRef(m, "Mutant", (PyObject *)&MutantType) < 0 ||
+        PyModule_AddObjectRef(m, "View", (PyObject *)&ViewType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -24,6 +24,13 @@ mut.hold_and_call(data, poke)
 h = mut.hold(data)
 h.release()
 data[3] ^= 0xFF
+# a view object over the memory (as bitarray(buffer=data)) is a mutable
+# view, not a reader: its owner's writes and its own are expected
+v = mut.View(data)
+data[2] ^= 0xFF
+v.poke()
+memoryview(v)[1] = ord("Y")
+del v
 view = memoryview(data)
 view[0] = ord("J")
 view.release()

@@ -420,6 +420,11 @@ static void compare(bs_engine *e, export_rec *x, uint64_t buf, int64_t len, uint
         report_change(e, x, b);
     } else if (e->opts->strict) {
         report_change(e, x, b);
+    } else {
+        /* no writer in sight: the holder wrote its own hold, so it is a
+         * mutable view (a cffi from_buffer cdata written through), not a
+         * reader: its owner's later writes are expected too */
+        mutation_forget(e, x);
     }
 }
 

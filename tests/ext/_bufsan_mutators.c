@@ -380,8 +380,20 @@ holder_release(HolderObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* The holder writes the memory it holds (granted readonly=0), as a cffi
+ * from_buffer cdata is written through. */
+static PyObject *
+holder_poke(HolderObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->held && !self->view.readonly && self->view.len > 0)
+        ((char *)self->view.buf)[0] ^= 0x02;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef holder_methods[] = {
     {"release", (PyCFunction)holder_release, METH_NOARGS, "release the held export"},
+    {"poke", (PyCFunction)holder_poke, METH_NOARGS, "write the first held byte"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -149,8 +149,18 @@ static void test_holders_own_write_is_quiet(void)
         bs_event wr = rel_ev(0x20, 0x9000, 0);
         wr.hashed = 0;
         engine_process(e, &wr);
-        /* then a change with no writer in sight */
-        bs_event rr = rel_ev(0x10, 0x9000, 333);
+        /* then a change with no writer in sight: the holder wrote, a mutable
+         * view; a later foreign write (another thread) is not blamed */
+        bs_event ob = after;
+        ob.observe_point = BS_OBS_WRITE_BEFORE;
+        ob.hash = 333;
+        ob.writer = 0;
+        engine_process(e, &ob);
+        ob.observe_point = BS_OBS_WRITE_AFTER;
+        ob.hash = 334;
+        ob.thread = 9;
+        engine_process(e, &ob);
+        bs_event rr = rel_ev(0x10, 0x9000, 334);
         engine_process(e, &rr);
         const bs_finding *f = find(&c, BS_CHECK_MUTATED_WHILE_SHARED);
         CHECK(count_check(&c, BS_CHECK_MUTATED_WHILE_SHARED) == strict);

@@ -24,6 +24,12 @@ mut.hold_and_call(data, poke)
 h = mut.hold(data)
 h.release()
 data[3] ^= 0xFF
+# a holder seen writing what it holds is a mutable view (a cffi
+# from_buffer cdata written through), not a reader
+h = mut.hold(data)
+h.poke()
+data[4] ^= 0xFF
+h.release()
 # a view object over the memory (as bitarray(buffer=data)) is a mutable
 # view, not a reader: its owner's writes and its own are expected
 v = mut.View(data)

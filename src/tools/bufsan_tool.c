@@ -32,7 +32,10 @@ static int check_options(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "bufsan: error: '%s': expected --key=value\n", a);
+            char line[600];
+            snprintf(line, sizeof line, "bufsan: error: '%s': expected --key=value", a);
+            escape_message(line, sizeof line);
+            fprintf(stderr, "%s\n", line);
             return BS_OPTIONS_EXIT_STATUS;
         }
         a += 2;

@@ -2,6 +2,7 @@
  * code runs), by bufsan-tool and by the launcher: no Python, messages are
  * single lines that name the key, the value and what was expected. */
 #include "options.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -147,7 +148,8 @@ static int set_row(bs_options *o, const opt_row *r, const char *value, const cha
             *(int *)field = value[0] == 't';
             break;
         }
-        snprintf(err, errlen, "%s: %s='%s': expected 0 or 1", source, r->name, value);
+        snprintf(err, errlen, "%s: %s='%s': expected 0 or 1 (or true or false)", source, r->name,
+                 value);
         return -1;
     case K_INT: {
         long lo = 0, hi = 0;
@@ -219,9 +221,15 @@ int bs_options_set(bs_options *o, const char *name, size_t namelen, const char *
     if (!r) {
         snprintf(err, errlen, "%s: unknown option '%.*s' (help=1 lists the options)", source,
                  (int)namelen, name);
+        escape_message(err, errlen);
         return -1;
     }
-    return set_row(o, r, value, source, err, errlen);
+    if (set_row(o, r, value, source, err, errlen) < 0) {
+        /* the value may hold any bytes: the message stays one line of text */
+        escape_message(err, errlen);
+        return -1;
+    }
+    return 0;
 }
 
 static int is_sep(char c)
@@ -244,6 +252,7 @@ int bs_options_parse(bs_options *o, const char *s, const char *source, char *err
         size_t keylen = (size_t)(p - key);
         if (*p != '=') {
             snprintf(err, errlen, "%s: '%.*s': expected key=value", source, (int)keylen, key);
+            escape_message(err, errlen);
             return -1;
         }
         p++;
@@ -258,6 +267,7 @@ int bs_options_parse(bs_options *o, const char *s, const char *source, char *err
             if (*p != q) {
                 snprintf(err, errlen, "%s: %.*s: unterminated quoted value", source,
                          (int)keylen, key);
+                escape_message(err, errlen);
                 return -1;
             }
             p++;

@@ -83,3 +83,60 @@ void sb_free(strbuf *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+/* Length of the valid UTF-8 sequence at S (1..4, and not a C1 control),
+ * or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    if (!n || c > 0xf4)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if (n == 2 && c == 0xc2 && s[1] < 0xa0)
+        return 0; /* U+0080..U+009F: C1 controls */
+    if (n == 3 && ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0)))
+        return 0; /* overlong, surrogates */
+    if (n == 4 && ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90)))
+        return 0;
+    return n;
+}
+
+void escape_message(char *msg, size_t cap)
+{
+    if (!cap)
+        return;
+    size_t len = strnlen(msg, cap - 1);
+    char *src = malloc(len + 1);
+    if (!src) {
+        /* no memory: at least no control byte survives */
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)msg[i] < 0x20 || (unsigned char)msg[i] >= 0x7f)
+                msg[i] = '?';
+        return;
+    }
+    memcpy(src, msg, len);
+    src[len] = '\0';
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        const unsigned char *c = (const unsigned char *)src + i;
+        size_t n = *c >= 0x80 ? utf8_len(c) : (*c >= 0x20 && *c != 0x7f);
+        if (n) {
+            if (o + n >= cap)
+                break;
+            memcpy(msg + o, c, n);
+            o += n;
+            i += n;
+        } else {
+            if (o + 4 >= cap)
+                break;
+            snprintf(msg + o, 5, "\\x%02x", *c);
+            o += 4;
+            i++;
+        }
+    }
+    msg[o] = '\0';
+    free(src);
+}

@@ -15,4 +15,9 @@ void sb_puts(strbuf *b, const char *s);
 void sb_json_str(strbuf *b, const char *s);
 void sb_free(strbuf *b);
 
+/* Rewrites the message MSG (a buffer of CAP bytes) so that it prints as one
+ * line of text whatever it quotes: control bytes and bytes that are not
+ * valid UTF-8 become \xNN (truncated to CAP). */
+void escape_message(char *msg, size_t cap);
+
 #endif

@@ -26,7 +26,7 @@ void u64map_destroy(u64map *m)
 
 void *u64map_get(const u64map *m, uint64_t key)
 {
-    if (!m->cap)
+    if (!m->cap || !key)
         return NULL;
     size_t mask = m->cap - 1;
     for (size_t i = u64_mix(key) & mask;; i = (i + 1) & mask) {
@@ -53,6 +53,8 @@ static int grow(u64map *m)
 int u64map_exchange(u64map *m, uint64_t key, void *val, void **old)
 {
     *old = NULL;
+    if (!key)
+        return -1; /* 0 marks an empty slot: it cannot be stored */
     if ((m->len + 1) * 4 > m->cap * 3 && grow(m) < 0)
         return -1;
     size_t mask = m->cap - 1;
@@ -79,7 +81,9 @@ int u64map_put(u64map *m, uint64_t key, void *val)
 
 void *u64map_del(u64map *m, uint64_t key)
 {
-    if (!m->cap)
+    /* key 0 would "find" the first empty slot and count it as removed: the
+     * length went below zero and every later insertion doubled the table */
+    if (!m->cap || !key)
         return NULL;
     size_t mask = m->cap - 1;
     size_t i = u64_mix(key) & mask;

@@ -17,7 +17,8 @@ typedef struct {
 int u64map_init(u64map *m, size_t cap_hint);
 void u64map_destroy(u64map *m);
 void *u64map_get(const u64map *m, uint64_t key);
-/* Inserts or replaces; returns 0, or -1 when out of memory. */
+/* Key 0 is never stored: get and del find nothing, put and exchange fail. */
+/* Inserts or replaces; returns 0, or -1 when out of memory or KEY is 0. */
 int u64map_put(u64map *m, uint64_t key, void *val);
 /* u64map_put that also gives the value it replaced (NULL if none) in *OLD:
  * one probe where a get and a put take two. */

@@ -5,6 +5,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../stacks/depot.h"
+
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Two depot stacks with the same frames: Python frames by file, line and
+ * function, native frames by return address. Code that is compiled again
+ * (exec() of the same source, the same module in each subinterpreter) has
+ * new code objects, hence new depot ids, for the same frames. */
+static int same_stack(uint32_t a, uint32_t b)
+{
+    if (a == b)
+        return 1;
+    bs_stack sa, sb;
+    if (!a || !b || depot_get(a, &sa) < 0 || depot_get(b, &sb) < 0)
+        return 0;
+    if (sa.npy != sb.npy || sa.nnative != sb.nnative ||
+        memcmp(sa.pcs, sb.pcs, sa.nnative * sizeof *sa.pcs) != 0)
+        return 0;
+    for (uint32_t i = 0; i < sa.npy; i++) {
+        const bs_py_frame *fa = sa.py[i], *fb = sb.py[i];
+        if (fa != fb && (fa->line != fb->line || !same_str(fa->file, fb->file) ||
+                         !same_str(fa->function, fb->function)))
+            return 0;
+    }
+    return 1;
+}
+
 static int same_finding(const bs_finding *a, const bs_finding *b)
 {
     if (a->check != b->check || a->nstacks != b->nstacks || a->has_exporter != b->has_exporter ||
@@ -15,8 +45,8 @@ static int same_finding(const bs_finding *a, const bs_finding *b)
                                   b->exporter_type ? b->exporter_type : "") != 0)
         return 0;
     for (int i = 0; i < a->nstacks; i++)
-        if (a->stacks[i].stack != b->stacks[i].stack ||
-            strcmp(a->stacks[i].role, b->stacks[i].role) != 0)
+        if (strcmp(a->stacks[i].role, b->stacks[i].role) != 0 ||
+            !same_stack(a->stacks[i].stack, b->stacks[i].stack))
             return 0;
     return 1;
 }

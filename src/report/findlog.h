@@ -1,6 +1,9 @@
 /* The findings of this process, each distinct one kept once: two findings
- * are the same when they name the same check, the same stacks (roles and
- * depot ids), the same exporter type and request flags. The first is printed; the others only add to its counts.
+ * are the same when they name the same check, the same exporter type and
+ * request flags, and stacks with the same roles and frames (Python frames by
+ * file, line and function, native ones by address: code exec()'d again or
+ * run in another subinterpreter has new code objects, not new frames).
+ * The first is printed; the others only add to its counts.
  * The SARIF log, the suppression lines and the run record are written from
  * here at exit. Not thread-safe: the report lock covers it. */
 #ifndef BUFSAN_REPORT_FINDLOG_H

@@ -35,6 +35,8 @@ static int annotate;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int fixed_pid; /* offline: the recorded process */
 static int held_mode; /* report_held in progress */
+static int runrec_fd = -1;   /* this process's run record (run_dir), or -1 */
+static int runrec_failed;    /* creating it failed: said once */
 
 static int report_pid(void)
 {
@@ -48,9 +50,15 @@ int report_load_suppressions(const char *path, char *err, size_t errlen)
     return suppressions_load(&suppressions, path, err, errlen);
 }
 
+static void run_record_open(void);
+static void run_record_failed(int err);
+
 void report_init(const bs_options *o)
 {
     opts = o;
+    /* the record exists from the start: a process killed later still
+     * counts, with whatever it found */
+    run_record_open();
     ssize_t n = readlink("/proc/self/exe", main_program, sizeof main_program - 1);
     main_program[n > 0 ? n : 0] = '\0';
     const char *gha = getenv("GITHUB_ACTIONS");
@@ -451,6 +459,18 @@ void report_finding(const bs_finding *f, void *unused)
         }
         sb_free(&b);
     }
+    if (opts->run_dir && *opts->run_dir) {
+        /* written now: a worker its pool SIGTERMs never reaches its summary */
+        if (runrec_fd < 0)
+            run_record_open();
+        if (runrec_fd >= 0) {
+            strbuf line = {0};
+            runrec_finding_line(&line, &r, loc.data ? loc.data : "");
+            if (runrec_append(runrec_fd, &line) < 0)
+                run_record_failed(errno);
+            sb_free(&line);
+        }
+    }
     sb_free(&loc);
     sb_free(&supp);
     count_by_check[f->check]++;
@@ -482,23 +502,60 @@ static void write_sarif(strbuf *b)
     sarif_end(b);
 }
 
+static void read_command(char *cmd, size_t size)
+{
+    cmd[0] = '\0';
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, cmd, size - 1);
+    close(fd);
+    for (ssize_t i = 0; i < n; i++)
+        if (cmd[i] == '\0')
+            cmd[i] = ' ';
+    while (n > 0 && cmd[n - 1] == ' ')
+        n--;
+    cmd[n > 0 ? n : 0] = '\0';
+}
+
+static void run_record_failed(int err)
+{
+    if (runrec_failed++)
+        return;
+    char msg[4400];
+    int n = snprintf(msg, sizeof msg,
+                     "==%d==WARNING: bufsan: cannot write the run record in run_dir=%s (%s)\n",
+                     (int)getpid(), opts->run_dir, strerror(err));
+    if (write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0) {
+        /* nothing left to tell */
+    }
+}
+
+static void run_record_open(void)
+{
+    if (!opts->run_dir || !*opts->run_dir || runrec_fd >= 0)
+        return;
+    char cmd[1024];
+    read_command(cmd, sizeof cmd);
+    strbuf b = {0};
+    runrec_start_lines(&b, (int)getpid(), (int)getppid(), cmd);
+    runrec_fd = runrec_create(opts->run_dir, (int)getpid(), &b);
+    if (runrec_fd < 0)
+        run_record_failed(errno);
+    sb_free(&b);
+}
+
+/* The end of the record: the counts and the de-duplicated findings. */
 static void write_run_record(void)
 {
     static resolved_storage rs;
     if (!opts->run_dir || !*opts->run_dir)
         return;
-    char cmd[1024] = "";
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t n = read(fd, cmd, sizeof cmd - 1);
-        close(fd);
-        for (ssize_t i = 0; i < n; i++)
-            if (cmd[i] == '\0')
-                cmd[i] = ' ';
-        while (n > 0 && cmd[n - 1] == ' ')
-            n--;
-        cmd[n > 0 ? n : 0] = '\0';
-    }
+    run_record_open();
+    if (runrec_fd < 0)
+        return;
+    char cmd[1024];
+    read_command(cmd, sizeof cmd);
     strbuf b = {0};
     bs_runrec_process p = {(int)getpid(), (int)getppid(), nerrors, nwarnings, nsuppressed,
                            nduplicates, cmd};
@@ -511,16 +568,11 @@ static void write_run_record(void)
         r.count = e->count;
         runrec_finding_line(&b, &r, e->location);
     }
-    if (runrec_write(opts->run_dir, (int)getpid(), &b) < 0) {
-        char msg[4400];
-        int n = snprintf(msg, sizeof msg,
-                         "==%d==WARNING: bufsan: cannot write the run record in run_dir=%s (%s)\n",
-                         (int)getpid(), opts->run_dir, strerror(errno));
-        if (write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0) {
-            /* nothing left to tell */
-        }
-    }
+    if (runrec_append(runrec_fd, &b) < 0)
+        run_record_failed(errno);
     sb_free(&b);
+    close(runrec_fd);
+    runrec_fd = -1;
 }
 
 void report_summary(void)
@@ -620,6 +672,12 @@ void report_after_fork_child(void)
     nerrors = nwarnings = nsuppressed = nduplicates = 0;
     findlog_clear(&findlog);
     summary_done = 0;
+    /* the parent's record is the parent's; the child creates its own at its
+     * first finding or at its end (a child that execs gets one at start) */
+    if (runrec_fd >= 0)
+        close(runrec_fd);
+    runrec_fd = -1;
+    runrec_failed = 0;
     output_after_fork_child();
     symbolize_reset();
 }

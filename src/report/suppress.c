@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "../common/strbuf.h"
 
 static char *trim(char *s)
 {
@@ -23,13 +26,34 @@ int suppressions_load(bs_suppressions *s, const char *path, char *err, size_t er
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "suppressions='%s': cannot open (%s)", path, strerror(errno));
+        escape_message(err, errlen);
         return -1;
     }
+    /* fopen opens a directory for reading; only the first read fails */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "suppressions='%s': is a directory (expected a file of "
+                 "check:pattern lines)", path);
+        escape_message(err, errlen);
+        fclose(f);
+        return -1;
+    }
+    int rc = suppressions_read(s, f, path, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int suppressions_read(bs_suppressions *s, FILE *f, const char *path, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
     s->path = strdup(path);
-    char line[4096];
+    /* lines of any length: a fixed buffer would split a long line in two rules */
+    char *line = NULL;
+    size_t linecap = 0;
     int lineno = 0;
     size_t cap = 0;
-    while (fgets(line, sizeof line, f)) {
+    int rc = 0;
+    while (getline(&line, &linecap, f) >= 0) {
         lineno++;
         char *t = trim(line);
         if (!*t || *t == '#')
@@ -37,11 +61,10 @@ int suppressions_load(bs_suppressions *s, const char *path, char *err, size_t er
         char *colon = strchr(t, ':');
         int id = colon ? bs_check_by_name(t, (unsigned long)(colon - t)) : -1;
         if (id < 0) {
-            snprintf(err, errlen, "suppressions %s:%d: '%s': expected <check>:<pattern> with a "
-                     "known check name", path, lineno, t);
-            fclose(f);
-            suppressions_free(s);
-            return -1;
+            snprintf(err, errlen, "suppressions %s:%d: '%.200s%s': expected <check>:<pattern> "
+                     "with a known check name", path, lineno, t, strlen(t) > 200 ? "..." : "");
+            rc = -1;
+            break;
         }
         char *pattern = trim(colon + 1);
         int is_type = 0;
@@ -51,15 +74,17 @@ int suppressions_load(bs_suppressions *s, const char *path, char *err, size_t er
         }
         if (!*pattern) {
             snprintf(err, errlen, "suppressions %s:%d: '%s': empty pattern", path, lineno, t);
-            fclose(f);
-            suppressions_free(s);
-            return -1;
+            rc = -1;
+            break;
         }
         if (s->n == cap) {
             cap = cap ? cap * 2 : 16;
             bs_suppression *n = realloc(s->rules, cap * sizeof *n);
-            if (!n)
+            if (!n) {
+                snprintf(err, errlen, "suppressions %s:%d: out of memory", path, lineno);
+                rc = -1;
                 break;
+            }
             s->rules = n;
         }
         bs_suppression *r = &s->rules[s->n++];
@@ -70,8 +95,16 @@ int suppressions_load(bs_suppressions *s, const char *path, char *err, size_t er
         r->line = lineno;
         r->hits = 0;
     }
-    fclose(f);
-    return 0;
+    if (rc == 0 && ferror(f)) {
+        snprintf(err, errlen, "suppressions='%s': cannot read (%s)", path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    if (rc < 0) {
+        escape_message(err, errlen); /* the line may hold any bytes */
+        suppressions_free(s);
+    }
+    return rc;
 }
 
 void suppressions_free(bs_suppressions *s)

@@ -6,6 +6,7 @@
 #define BUFSAN_REPORT_SUPPRESS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "../common/checks.h"
@@ -28,6 +29,8 @@ typedef struct {
 /* Loads PATH; returns 0, or -1 with a one-line message naming the file,
  * the line and what is wrong. */
 int suppressions_load(bs_suppressions *s, const char *path, char *err, size_t errlen);
+/* The same over an open stream; PATH names it in messages. */
+int suppressions_read(bs_suppressions *s, FILE *f, const char *path, char *err, size_t errlen);
 void suppressions_free(bs_suppressions *s);
 
 /* What a finding offers to match: strings per frame and the type. */

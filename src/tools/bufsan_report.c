@@ -33,6 +33,15 @@
 
 static FILE *msg; /* messages (stderr, even when reports go to stdout) */
 
+/* "bufsan: error: PATH: WHAT", the path's odd bytes escaped. */
+static void print_error(const char *path, const char *what)
+{
+    char line[4400];
+    snprintf(line, sizeof line, "bufsan: error: %s: %s", path, what);
+    escape_message(line, sizeof line);
+    fprintf(msg, "%s\n", line);
+}
+
 typedef struct {
     const uint8_t *data;
     size_t len;
@@ -45,9 +54,17 @@ static int map_file(const char *path, mapped *m)
     m->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (m->fd < 0 || fstat(m->fd, &st) < 0) {
-        fprintf(msg, "bufsan: error: %s: %s\n", path, strerror(errno));
+        print_error(path, strerror(errno));
         if (m->fd >= 0)
             close(m->fd);
+        return -1;
+    }
+    /* mmap of a directory fails with ENODEV ("No such device") */
+    if (!S_ISREG(st.st_mode)) {
+        print_error(path, S_ISDIR(st.st_mode)
+                              ? "is a directory (expected trace files, e.g. DIR/trace.*)"
+                              : "not a regular file (expected a trace file)");
+        close(m->fd);
         return -1;
     }
     m->len = (size_t)st.st_size;
@@ -57,7 +74,7 @@ static int map_file(const char *path, mapped *m)
     }
     void *p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, m->fd, 0);
     if (p == MAP_FAILED) {
-        fprintf(msg, "bufsan: error: %s: %s\n", path, strerror(errno));
+        print_error(path, strerror(errno));
         close(m->fd);
         return -1;
     }
@@ -188,7 +205,7 @@ static int replay_file(const char *path, const bs_options *opts, html_doc *html,
         return -1;
     tr_reader rd;
     if (tr_reader_init(&rd, m.data, m.len) < 0) {
-        fprintf(msg, "bufsan: error: %s: %s\n", path, rd.error);
+        print_error(path, rd.error);
         tr_reader_free(&rd);
         unmap_file(&m);
         return -1;
@@ -354,9 +371,31 @@ static int cmd_report(int argc, char **argv)
     }
     html_doc *html = html_path ? html_new() : NULL;
     int bad = 0, first_pid = 0;
-    for (int i = 0; i < nfiles; i++)
+    struct stat *ids = calloc((size_t)nfiles, sizeof *ids);
+    for (int i = 0; i < nfiles; i++) {
+        /* a file named twice (report T T, overlapping globs) is one process:
+         * replayed once, its findings counted once */
+        int dup = -1;
+        if (ids && stat(files[i], &ids[i]) == 0) {
+            for (int k = 0; k < i && dup < 0; k++)
+                if (ids[k].st_ino && ids[k].st_ino == ids[i].st_ino &&
+                    ids[k].st_dev == ids[i].st_dev)
+                    dup = k;
+        } else if (ids) {
+            ids[i].st_ino = 0; /* replay_file names the error */
+        }
+        if (dup >= 0) {
+            char line[9000];
+            snprintf(line, sizeof line, "bufsan: warning: %s: the same file as %s: read once",
+                     files[i], files[dup]);
+            escape_message(line, sizeof line);
+            fprintf(msg, "%s\n", line);
+            continue;
+        }
         if (replay_file(files[i], &opts, html, &first_pid) < 0)
             bad = 1;
+    }
+    free(ids);
     if (first_pid)
         report_set_pid(first_pid);
     report_summary();
@@ -409,7 +448,7 @@ static int dump_file(const char *path)
         return -1;
     tr_reader rd;
     if (tr_reader_init(&rd, m.data, m.len) < 0) {
-        fprintf(msg, "bufsan: error: %s: %s\n", path, rd.error);
+        print_error(path, rd.error);
         tr_reader_free(&rd);
         unmap_file(&m);
         return -1;

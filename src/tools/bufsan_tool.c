@@ -5,6 +5,9 @@
  *   bufsan-tool option-value run_dir   (from BUFSAN_OPTIONS)
  *   bufsan-tool verdict RUN_DIR STATUS
  *       one summary for the process tree, exit status for the launcher
+ *   bufsan-tool run RUN_DIR PRELOAD COMMAND [ARGS...]
+ *       runs COMMAND with LD_PRELOAD=PRELOAD, waits for it and for every
+ *       process of its tree (wait_timeout), then gives the verdict
  *   bufsan-tool help | options-markdown | checks-markdown DOCS_DIR | man */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include "../common/strbuf.h"
 #include "../report/suppress.h"
 #include "docs.h"
+#include "run.h"
 #include "verdict.h"
 
 static int check_options(int argc, char **argv)
@@ -32,7 +36,10 @@ static int check_options(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "bufsan: error: '%s': expected --key=value\n", a);
+            char line[600];
+            snprintf(line, sizeof line, "bufsan: error: '%s': expected --key=value", a);
+            escape_message(line, sizeof line);
+            fprintf(stderr, "%s\n", line);
             return BS_OPTIONS_EXIT_STATUS;
         }
         a += 2;
@@ -82,6 +89,17 @@ int main(int argc, char **argv)
         }
         return verdict_print(stderr, argv[2], (int)status, (int)o.exitcode);
     }
+    if (argc >= 5 && !strcmp(argv[1], "run")) {
+        bs_options o;
+        char err[512];
+        bs_options_defaults(&o);
+        if (bs_options_parse(&o, getenv("BUFSAN_OPTIONS"), "BUFSAN_OPTIONS", err, sizeof err) < 0) {
+            fprintf(stderr, "bufsan: error: %s\n", err);
+            return BS_OPTIONS_EXIT_STATUS;
+        }
+        int status = run_tree(argv + 4, argv[3], o.wait_timeout);
+        return verdict_print(stderr, argv[2], status, (int)o.exitcode);
+    }
     if (argc == 3 && !strcmp(argv[1], "option-value")) {
         /* one STRING option's value after BUFSAN_OPTIONS (already checked) */
         bs_options o;
@@ -113,6 +131,7 @@ int main(int argc, char **argv)
         return 0;
     }
     fprintf(stderr, "usage: bufsan-tool check-options [--key=value...] | verdict RUN_DIR STATUS | "
+                    "run RUN_DIR PRELOAD COMMAND... | "
                     "help | options-markdown | checks-markdown DOCS_DIR | man\n");
     return 2;
 }

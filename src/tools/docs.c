@@ -42,6 +42,18 @@ int docs_checks_markdown(FILE *out, const char *docs_dir)
         char buf[4096];
         size_t n, last = 0;
         char tail = '\n';
+        /* the heading is generated above: one in the file would repeat it */
+        int c0 = fgetc(f);
+        if (c0 == '#') {
+            fprintf(stderr, "bufsan-tool: %s starts with a heading: the heading '## `%s` [%s]' is "
+                            "generated; remove it from the file\n", path, c->name,
+                    bs_severity_name(c->default_severity));
+            missing++;
+            fclose(f);
+            continue;
+        }
+        if (c0 != EOF)
+            ungetc(c0, f);
         while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
             fwrite(buf, 1, n, out);
             last = n;

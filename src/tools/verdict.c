@@ -5,6 +5,8 @@
 #include "verdict.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +16,18 @@
 typedef struct {
     int pid, ppid;
     unsigned long long errors, warnings, suppressed, duplicates;
+    int ended; /* the process line was written: the process ended normally */
     char command[256];
 } proc_rec;
 
 static int cmp_proc(const void *a, const void *b)
 {
     return ((const proc_rec *)a)->pid - ((const proc_rec *)b)->pid;
+}
+
+static int still_running(int pid)
+{
+    return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
 /* Splits LINE at tabs in place; returns the number of fields. */
@@ -65,63 +73,106 @@ int verdict_print(FILE *out, const char *dir, int status, int exitcode)
         char line[2048];
         proc_rec p = {0};
         int have_proc = 0;
+        /* the findings of this record: those written as they happened, then,
+         * after the process line, the final de-duplicated list */
+        char *mine = NULL;
+        size_t mlen = 0;
+        FILE *fm = open_memstream(&mine, &mlen);
+        unsigned long long mine_by_check[BS_CHECK_COUNT] = {0};
         while (fgets(line, sizeof line, f)) {
             char *fld[8];
             int n = split(line, fld, 8);
-            if (n >= 8 && !strcmp(fld[0], "process")) {
+            if (n >= 4 && !strcmp(fld[0], "start")) {
                 p.pid = atoi(fld[1]);
                 p.ppid = atoi(fld[2]);
+                snprintf(p.command, sizeof p.command, "%s", fld[3]);
+                have_proc = 1;
+            } else if (n >= 8 && !strcmp(fld[0], "process")) {
+                p.pid = atoi(fld[1]);
+                if (!have_proc) /* the parent it was started by, not its reaper */
+                    p.ppid = atoi(fld[2]);
                 p.errors = strtoull(fld[3], NULL, 10);
                 p.warnings = strtoull(fld[4], NULL, 10);
                 p.suppressed = strtoull(fld[5], NULL, 10);
                 p.duplicates = strtoull(fld[6], NULL, 10);
                 snprintf(p.command, sizeof p.command, "%s", fld[7]);
-                have_proc = 1;
+                have_proc = p.ended = 1;
+                /* the totals follow */
+                if (fm) {
+                    fclose(fm);
+                    free(mine);
+                    mine = NULL;
+                    fm = open_memstream(&mine, &mlen);
+                }
+                memset(mine_by_check, 0, sizeof mine_by_check);
             } else if (n >= 6 && !strcmp(fld[0], "finding") && have_proc) {
                 int id = bs_check_by_name(fld[2], strlen(fld[2]));
                 unsigned long long occ = strtoull(fld[3], NULL, 10);
                 if (id >= 0)
-                    by_check[id] += occ;
+                    mine_by_check[id] += occ;
+                if (!p.ended) {
+                    /* a record cut short counts what it holds */
+                    if (!strcmp(fld[1], "error"))
+                        p.errors++;
+                    else
+                        p.warnings++;
+                }
                 /* the exporter type, when the record has one */
                 const char *type = n >= 7 && fld[6][0] ? fld[6] : NULL;
-                if (fl)
-                    fprintf(fl, "==bufsan==   pid %d: %s: %s%s%s %s (count %s%s%s)\n", p.pid,
+                if (fm)
+                    fprintf(fm, "==bufsan==   pid %d: %s: %s%s%s %s (count %s%s%s)\n", p.pid,
                             fld[1], fld[2], type ? " " : "", type ? type : "", fld[5], fld[4],
                             occ > 1 ? ", reported " : "", occ > 1 ? fld[3] : "");
             }
         }
         fclose(f);
-        if (!have_proc)
-            continue;
-        if (nprocs == cap) {
+        if (fm)
+            fclose(fm);
+        if (have_proc && nprocs == cap) {
             cap = cap ? cap * 2 : 16;
             proc_rec *np = realloc(procs, cap * sizeof *np);
-            if (!np)
+            if (!np) {
+                free(mine);
                 break;
+            }
             procs = np;
         }
-        procs[nprocs++] = p;
-        errors += p.errors;
-        warnings += p.warnings;
-        suppressed += p.suppressed;
+        if (have_proc) {
+            procs[nprocs++] = p;
+            errors += p.errors;
+            warnings += p.warnings;
+            suppressed += p.suppressed;
+            for (int i = 0; i < BS_CHECK_COUNT; i++)
+                by_check[i] += mine_by_check[i];
+            if (fl && mine)
+                fputs(mine, fl);
+        }
+        free(mine);
     }
     closedir(d);
     if (fl)
         fclose(fl);
     qsort(procs, nprocs, sizeof *procs, cmp_proc);
-    size_t with_errors = 0;
-    for (size_t i = 0; i < nprocs; i++)
+    size_t with_errors = 0, cut_short = 0;
+    for (size_t i = 0; i < nprocs; i++) {
         with_errors += procs[i].errors > 0;
-    /* one process has said it all in its own summary (on stderr or in its
-     * log_path file); a tree gets the combined verdict */
-    if (nprocs > 1) {
+        cut_short += !procs[i].ended;
+    }
+    /* one process that ended has said it all in its own summary (on stderr
+     * or in its log_path file); a tree, or a process killed before its
+     * summary, gets the combined verdict */
+    if (nprocs > 1 || cut_short) {
         fprintf(out, "==bufsan== verdict for %zu process%s: %zu with errors\n", nprocs,
                 nprocs == 1 ? "" : "es", with_errors);
         for (size_t i = 0; i < nprocs; i++)
             fprintf(out, "==bufsan==   pid %d (parent %d): %llu error%s, %llu warning%s, %llu "
-                         "suppressed: %.120s\n", procs[i].pid, procs[i].ppid, procs[i].errors,
+                         "suppressed%s: %.120s\n", procs[i].pid, procs[i].ppid, procs[i].errors,
                     procs[i].errors == 1 ? "" : "s", procs[i].warnings,
-                    procs[i].warnings == 1 ? "" : "s", procs[i].suppressed, procs[i].command);
+                    procs[i].warnings == 1 ? "" : "s", procs[i].suppressed,
+                    procs[i].ended ? ""
+                    : still_running(procs[i].pid) ? " (still running: what it reported so far)"
+                                                   : " (killed before its summary: what it "
+                                                     "reported until then)", procs[i].command);
         if (findings && flen)
             fputs(findings, out);
         fprintf(out, "SUMMARY: bufsan: %llu error%s, %llu warning%s, %llu suppressed in %zu "

@@ -12,6 +12,10 @@ Programs live in ci/*.py and mark the line of each expected finding with
   tree      scripts/bufsan gives one verdict for a process tree: a
             multiprocessing.Pool worker's leak and a subprocess's leak fail
             the run although their parents exit 0; the fixed pool passes
+  tree_wait the launcher waits for every process of the tree and counts
+            what killed processes reported: a Popen child that outlives its
+            parent, a forkserver pool, workers Pool.terminate() SIGTERMs, a
+            SIGKILLed child; one line names what still runs at wait_timeout
   man       docs/bufsan.1 names every option and every check
 """
 
@@ -24,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 300
@@ -257,6 +262,68 @@ def cmd_tree(case):
     case.check(e.returncode == 3, "own status: %d, expected 3" % e.returncode)
 
 
+def cmd_tree_wait(case):
+    prog = os.path.join(HERE, "ci", "tree_wait.py")
+    lines = expected_findings(prog)
+    leak_line = [l for l, c in lines.items() if c == "leaked-export"][0]
+    unknown_line = [l for l, c in lines.items() if c == "release-unknown"][0]
+
+    def verdict(label, *args, options=()):
+        return case.run(label, [case.launcher] + list(options) + [case.python, prog] + list(args),
+                        case.env(preload=False))
+
+    # a child that outlives the launched command: waited for, its leak counted
+    o = verdict("outlive", "outlive")
+    case.check(o.returncode == 66, "outlive: exit status %d, expected 66" % o.returncode)
+    case.check("cannot write the run record" not in o.stderr, "outlive: the child's record was lost")
+    case.check(any(re.search(r"pid \d+: error: leaked-export %s:%d in leak_bytearray"
+                             % (re.escape(prog), leak_line), l) for l in verdict_lines(o.stderr)),
+               "outlive: the child's leak is not in the verdict")
+    # forkserver: main, the resource tracker, the forkserver and three workers,
+    # every time (the forkserver and the tracker end after main)
+    for i in range(2):
+        f = verdict("forkserver %d" % i, "forkserver")
+        case.check("tree_wait workers 3" in f.stdout, "forkserver: not three workers")
+        case.check(any(re.match(r"SUMMARY: bufsan: 3 errors, 0 warnings, 0 suppressed in 6 processes "
+                                r"\(leaked-export: 3\)", l) for l in verdict_lines(f.stderr)),
+                   "forkserver run %d: the verdict does not count 6 processes and 3 leaks" % i)
+        case.check(f.returncode == 66, "forkserver: exit status %d, expected 66" % f.returncode)
+    # workers SIGTERMed by Pool.terminate(): their findings count
+    t = verdict("terminate", "terminate")
+    v = verdict_lines(t.stderr)
+    case.check(t.returncode == 66 and "tree_wait terminated" in t.stdout,
+               "terminate: exit status %d, expected 66" % t.returncode)
+    killed = [l for l in v if "killed before its summary" in l]
+    case.check(len(killed) == 2, "terminate: expected 2 workers killed before their summary, got %d" % len(killed))
+    case.check(len([l for l in v if re.search(r"error: release-unknown %s:%d in release_unknown"
+                                             % (re.escape(prog), unknown_line), l)]) == 2,
+               "terminate: the workers' findings are not in the verdict")
+    # a SIGKILLed child: its finding counts although its parent got -9
+    k = verdict("sigkill", "sigkill")
+    case.check(k.returncode == 66 and "tree_wait child status -9" in k.stdout,
+               "sigkill: exit status %d, expected 66" % k.returncode)
+    case.check(any("killed before its summary" in l for l in verdict_lines(k.stderr)),
+               "sigkill: the killed child is not named in the verdict")
+    # a process still running at wait_timeout: named in one line, not waited for
+    start = time.time()
+    g = verdict("linger", "linger", "30", options=["--wait-timeout=1"])
+    took = time.time() - start
+    case.check(g.returncode == 0 and took < 20, "linger: status %d after %.1fs, expected 0 at once"
+               % (g.returncode, took))
+    case.check(any("(still running: what it reported so far)" in l for l in verdict_lines(g.stderr)),
+               "linger: the process still running is not named so in the verdict")
+    names = [l for l in g.stderr.splitlines() if "not waiting for" in l]
+    case.check(len(names) == 1 and re.search(r"not waiting for 1 process still running 1 s after the "
+                                             r"command ended \(wait_timeout=1;.*pid \d+ \(\S*python\S* "
+                                             r"\S*tree_wait.py linger-child 30\)", names[0]),
+               "linger: no line naming the process still running: %s" % names)
+    for pid in re.findall(r"pid (\d+) \(", names[0] if names else ""):
+        try:
+            os.kill(int(pid), 9)
+        except OSError:
+            pass
+
+
 def cmd_man(case):
     page = open(os.path.join(case.source, "docs", "bufsan.1")).read()
     h = case.run("help", [case.tool, "help"], os.environ.copy())
@@ -279,7 +346,7 @@ def main():
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--source-dir", required=True)
     ap.add_argument("--python", default="/usr/bin/python3.11")
-    ap.add_argument("command", choices=["reports", "gensupp", "tree", "man"])
+    ap.add_argument("command", choices=["reports", "gensupp", "tree", "tree_wait", "man"])
     args = ap.parse_args()
     case = Case(args)
     globals()["cmd_" + args.command](case)

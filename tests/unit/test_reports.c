@@ -221,31 +221,48 @@ static void test_sarif(const char *out)
     sb_free(&e);
 }
 
+/* Writes a record the way a process does: start lines, then B. */
+static void write_record(const char *dir, int pid, int ppid, const strbuf *b)
+{
+    strbuf start = {0};
+    runrec_start_lines(&start, pid, ppid, "python3 app.py");
+    int fd = runrec_create(dir, pid, &start);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(runrec_append(fd, b) == 0);
+        close(fd);
+    }
+    sb_free(&start);
+}
+
 static void test_verdict(void)
 {
     char dir[] = "/tmp/bufsan-test-run-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     /* parent clean, worker with an error its parent never saw */
-    strbuf p = {0}, w = {0};
+    strbuf p = {0}, w = {0}, k = {0};
     bs_runrec_process pp = {100, 1, 0, 0, 0, 0, "python3 app.py"};
     runrec_process_line(&p, &pp);
-    CHECK(runrec_write(dir, 100, &p) == 0);
+    write_record(dir, 100, 1, &p);
     FILE *out = tmpfile();
     CHECK(verdict_print(out, dir, 0, 66) == 0); /* one clean process */
+    bs_finding f = make_finding(BS_CHECK_LEAKED_EXPORT, 1, "bytes");
+    /* the worker's finding as it happened, then its end with the totals */
+    bs_rfinding once = {&f, 1, 1, 8, 0, NULL};
+    runrec_finding_line(&w, &once, "/src/app.py:12 in work");
     bs_runrec_process pw = {101, 100, 1, 0, 0, 2, "python3\tapp.py"};
     runrec_process_line(&w, &pw);
-    bs_finding f = make_finding(BS_CHECK_LEAKED_EXPORT, 1, "bytes");
     bs_rfinding r = {&f, 3, 5, 8, 0, NULL};
     runrec_finding_line(&w, &r, "/src/app.py:12 in work");
     bs_finding u = make_finding(BS_CHECK_RELEASE_UNKNOWN, 2, NULL);
     u.has_exporter = 0;
     bs_rfinding ru = {&u, 1, 1, 0, 0, NULL};
     runrec_finding_line(&w, &ru, "/src/app.py:20 in twice");
-    CHECK(runrec_write(dir, 101, &w) == 0);
+    write_record(dir, 101, 100, &w);
     CHECK(verdict_print(out, dir, 0, 66) == 66);
     CHECK(verdict_print(out, dir, 3, 66) == 3); /* the command's own failure wins */
     rewind(out);
-    char text[4096] = "";
+    char text[8192] = "";
     size_t n = fread(text, 1, sizeof text - 1, out);
     text[n] = '\0';
     CHECK(strstr(text, "verdict for 2 processes: 1 with errors") != NULL);
@@ -254,14 +271,47 @@ static void test_verdict(void)
     CHECK(strstr(text, "pid 101: error: release-unknown /src/app.py:20 in twice (count 1)") != NULL);
     CHECK(strstr(text, "SUMMARY: bufsan: 1 error, 0 warnings, 0 suppressed in 2 processes (leaked-export: 3, release-unknown: 1)") != NULL);
     fclose(out);
+
+    /* a worker killed (SIGTERM, SIGKILL) after two findings: they count */
+    bs_finding g = make_finding(BS_CHECK_RELEASE_UNKNOWN, 1, "bytearray");
+    bs_rfinding one = {&g, 1, 1, 0, 0, NULL};
+    runrec_finding_line(&k, &one, "/src/app.py:20 in task");
+    runrec_finding_line(&k, &once, "/src/app.py:12 in work");
+    write_record(dir, 102, 100, &k);
+    out = tmpfile();
+    CHECK(verdict_print(out, dir, 0, 66) == 66);
+    rewind(out);
+    n = fread(text, 1, sizeof text - 1, out);
+    text[n] = '\0';
+    CHECK(strstr(text, "verdict for 3 processes: 2 with errors") != NULL);
+    CHECK(strstr(text, "pid 102 (parent 100): 2 errors, 0 warnings, 0 suppressed (killed before its "
+                       "summary: what it reported until then)") != NULL);
+    CHECK(strstr(text, "pid 102: error: release-unknown bytearray /src/app.py:20 in task (count 1)") != NULL);
+    CHECK(strstr(text, "SUMMARY: bufsan: 3 errors, 0 warnings, 0 suppressed in 3 processes "
+                       "(leaked-export: 4, release-unknown: 1)") != NULL);
+    fclose(out);
+
+    /* the same pid again (reused, or exec'd after a fork): a record of its own */
+    strbuf start = {0};
+    runrec_start_lines(&start, 100, 1, "python3 other.py");
+    int fd = runrec_create(dir, 100, &start);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    sb_free(&start);
     char path[256];
-    snprintf(path, sizeof path, "%s/100.rec", dir);
+    snprintf(path, sizeof path, "%s/100.1.rec", dir);
+    CHECK(access(path, F_OK) == 0);
     unlink(path);
-    snprintf(path, sizeof path, "%s/101.rec", dir);
-    unlink(path);
+    static const int pids[] = {100, 101, 102};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%d.rec", dir, pids[i]);
+        unlink(path);
+    }
     rmdir(dir);
     sb_free(&p);
     sb_free(&w);
+    sb_free(&k);
 }
 
 int main(int argc, char **argv)

@@ -276,7 +276,7 @@ def cmd_tree_wait(case):
     o = verdict("outlive", "outlive")
     case.check(o.returncode == 66, "outlive: exit status %d, expected 66" % o.returncode)
     case.check("cannot write the run record" not in o.stderr, "outlive: the child's record was lost")
-    case.check(any(re.search(r"pid \d+: error: leaked-export %s:%d in leak_bytearray"
+    case.check(any(re.search(r"pid \d+: error: leaked-export bytearray %s:%d in leak_bytearray"
                              % (re.escape(prog), leak_line), l) for l in verdict_lines(o.stderr)),
                "outlive: the child's leak is not in the verdict")
     # forkserver: main, the resource tracker, the forkserver and three workers,
@@ -295,7 +295,7 @@ def cmd_tree_wait(case):
                "terminate: exit status %d, expected 66" % t.returncode)
     killed = [l for l in v if "killed before its summary" in l]
     case.check(len(killed) == 2, "terminate: expected 2 workers killed before their summary, got %d" % len(killed))
-    case.check(len([l for l in v if re.search(r"error: release-unknown %s:%d in release_unknown"
+    case.check(len([l for l in v if re.search(r"error: release-unknown \S+ %s:%d in release_unknown"
                                              % (re.escape(prog), unknown_line), l)]) == 2,
                "terminate: the workers' findings are not in the verdict")
     # a SIGKILLed child: its finding counts although its parent got -9

@@ -408,19 +408,56 @@ static PyTypeObject HolderType = {
 };
 
 static PyObject *
-mut_hold(PyObject *mod, PyObject *obj)
+hold_with(PyObject *obj, int flags)
 {
-    (void)mod;
     HolderObject *h = PyObject_New(HolderObject, &HolderType);
     if (!h)
         return NULL;
     h->held = 0;
-    if (PyObject_GetBuffer(obj, &h->view, PyBUF_SIMPLE) < 0) {
+    if (PyObject_GetBuffer(obj, &h->view, flags) < 0) {
         Py_DECREF(h);
         return NULL;
     }
     h->held = 1;
     return (PyObject *)h;
+}
+
+static PyObject *
+mut_hold(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    return hold_with(obj, PyBUF_SIMPLE);
+}
+
+/* hold_copy(obj): a Holder of a copy of a PyBUF_SIMPLE view filled on the
+ * stack (as bitarray(buffer=obj) does): the copy is what it releases. */
+static PyObject *
+mut_hold_copy(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    Py_buffer local;
+    if (PyObject_GetBuffer(obj, &local, PyBUF_SIMPLE) < 0)
+        return NULL;
+    HolderObject *h = PyObject_New(HolderObject, &HolderType);
+    if (!h) {
+        PyBuffer_Release(&local);
+        return NULL;
+    }
+    memcpy(&h->view, &local, sizeof local);
+    h->held = 1;
+    return (PyObject *)h;
+}
+
+/* hold_flags(obj, flags): a Holder of an export with these request flags. */
+static PyObject *
+mut_hold_flags(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    PyObject *obj;
+    int flags;
+    if (!PyArg_ParseTuple(args, "Oi", &obj, &flags))
+        return NULL;
+    return hold_with(obj, flags);
 }
 
 /* A writer: PyBUF_WRITABLE, flips the last byte, releases. */
@@ -579,6 +616,8 @@ static PyMethodDef mut_methods[] = {
     {"acquire_writable", mut_acquire_writable, METH_O, "a PyBUF_WRITABLE request"},
     {"plain_then_writable", mut_plain_then_writable, METH_O, "plain, then writable request"},
     {"hold", mut_hold, METH_O, "a Holder keeping a reader's export"},
+    {"hold_copy", mut_hold_copy, METH_O, "a Holder of a copy of a stack view"},
+    {"hold_flags", mut_hold_flags, METH_VARARGS, "hold_flags(obj, flags): a Holder of that request"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -99,6 +99,10 @@ void engine_for_each_live_export(bs_engine *e, void (*fn)(const bs_event *ev, vo
  * and read-only grants are watched, and only while their check is on. */
 int engine_wants_hash(const bs_options *opts, int32_t flags, int readonly, uint32_t consumer);
 
+/* Is any live export watched (hashed)? No lock: the mutation slots' first
+ * question, asked at every item assignment of an exporter. */
+int engine_any_watched(bs_engine *e);
+
 /* A live export whose content hash must be taken at an observation point. */
 typedef struct {
     uint64_t view, obj, buf;

@@ -472,6 +472,11 @@ static size_t add_watch(const export_rec *x, bs_watch *out, size_t n, size_t max
     return n + 1;
 }
 
+int engine_any_watched(bs_engine *e)
+{
+    return __atomic_load_n(&e->watched, __ATOMIC_ACQUIRE) != NULL;
+}
+
 size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_view_fields *copy,
                          bs_watch *out, size_t max)
 {

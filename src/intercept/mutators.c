@@ -124,14 +124,19 @@ static void observe(const write_obs *s, uint32_t point)
 static int before_write(PyObject *o, write_obs *s)
 {
     bs_tls *tls = bs_thread();
-    if (!bs_core_state.active || bs_core_state.late || tls->guard || !o)
+    if (!bs_core_state.active || bs_core_state.late || tls->guard || !o ||
+        !engine_any_watched(bs_core_state.engine))
         return 0;
     s->n = 0;
     bs_watch w[MAX_OBSERVED];
+    int mv = PyMemoryView_Check(o);
+    /* most objects written to never exported: their filter says so, no lock */
+    if (!mv && !engine_has_exporter(bs_core_state.engine, (uint64_t)(uintptr_t)o))
+        return 0;
     size_t n = engine_watch_list(bs_core_state.engine, (uint64_t)(uintptr_t)o, 0, NULL, w,
                                  MAX_OBSERVED);
     add_unique(s, w, n < MAX_OBSERVED ? n : MAX_OBSERVED);
-    if (PyMemoryView_Check(o)) {
+    if (mv) {
         uint64_t lo;
         int64_t len;
         memoryview_range(o, &lo, &len);

@@ -1,8 +1,9 @@
 /*
- * bufsan_embed: an application embedding libpython. It runs the Python
+ * bufsan_embed: an application embedding libpython. It runs each Python
  * source file named on its command line with PyRun_SimpleString (so frames
- * say "<string>"), finalizes the interpreter and returns 0: under bufsan a
- * leak found at finalization must still turn the exit status into 66.
+ * say "<string>") in its own lifetime of the interpreter (Py_Initialize ...
+ * Py_FinalizeEx, then again for the next file) and returns 0: under bufsan
+ * a leak found at any finalization must still turn the exit status into 66.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -52,18 +53,21 @@ int
 main(int argc, char **argv)
 {
     char *source;
-    int rc;
+    int rc = 0;
+    int i;
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s SCRIPT.py\n", argv[0]);
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s SCRIPT.py [SCRIPT.py...]\n", argv[0]);
         return 2;
     }
-    source = embed_read_file(argv[1]);
-    if (source == NULL) {
-        perror(argv[1]);
-        return 2;
+    for (i = 1; i < argc && rc == 0; i++) {
+        source = embed_read_file(argv[i]);
+        if (source == NULL) {
+            perror(argv[i]);
+            return 2;
+        }
+        rc = embed_run_source(source);
+        free(source);
     }
-    rc = embed_run_source(source);
-    free(source);
     return rc;
 }

@@ -7,8 +7,8 @@
  * (__libc_start_main, exit, and kill of itself with a deadly default
  * signal), where the interpreter lets calls be
  * interposed PyObject_GetBuffer / PyBuffer_Release and an embedder's
- * Py_Initialize* (a second interpreter lifetime), and mmap / munmap /
- * mremap / mprotect (mapped.c: forwarded as the same system calls; in a
+ * Py_Initialize* and Py_Main (a second interpreter lifetime), and mmap /
+ * munmap / mremap / mprotect (mapped.c: forwarded as the same system calls; in a
  * Python process the regions are recorded so that view arrays in the
  * interpreter's arenas can be read without a system call). */
 #define _GNU_SOURCE
@@ -225,6 +225,26 @@ EXPORT py_status Py_InitializeFromConfig(const void *config)
     if (!real)
         real = (py_status(*)(const void *))next_definition("Py_InitializeFromConfig");
     return real(config);
+}
+
+/* Py_Main and Py_BytesMain initialize inside libpython, where the loader
+ * does not see it: the core acts on their entry. */
+EXPORT int Py_Main(int argc, void **argv)
+{
+    static int (*real)(int, void **);
+    before_initialize();
+    if (!real)
+        real = (int (*)(int, void **))next_definition("Py_Main");
+    return real(argc, argv);
+}
+
+EXPORT int Py_BytesMain(int argc, char **argv)
+{
+    static int (*real)(int, char **);
+    before_initialize();
+    if (!real)
+        real = (int (*)(int, char **))next_definition("Py_BytesMain");
+    return real(argc, argv);
 }
 
 /* ---- exit status -------------------------------------------------------

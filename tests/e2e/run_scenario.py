@@ -863,6 +863,7 @@ EMBED_LIFETIMES = {
     "clean_leak": ("clean", "leak"),
     "leak_clean": ("leak", "clean"),
     "clean_clean": ("clean", "clean"),
+    "main_clean_leak": ("clean", "leak"),  # through Py_BytesMain
 }
 
 
@@ -887,7 +888,9 @@ def cmd_embed(args):
     for m in re.finditer(r"=> (\S*libpython\S+)", ldd):
         libpy.add(os.path.realpath(m.group(1)))
     fails.check(libpy, "%s is not linked to a shared libpython:\n%s" % (prog, ldd))
-    res = run_program_case(fails, env, [prog] + [scripts[k] for k in order], "<string>", bugs, meta,
+    use_main = args.lifetimes.startswith("main_")
+    res = run_program_case(fails, env, [prog] + ["--main"] * use_main + [scripts[k] for k in order],
+                           scripts["leak"] if use_main else "<string>", bugs, meta,
                            python=env.python or INTERPRETERS["debian"])
     for label in ("baseline", "json", "text"):
         r = res.get(label)

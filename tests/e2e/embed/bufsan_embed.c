@@ -4,12 +4,15 @@
  * say "<string>") in its own lifetime of the interpreter (Py_Initialize ...
  * Py_FinalizeEx, then again for the next file) and returns 0: under bufsan
  * a leak found at any finalization must still turn the exit status into 66.
+ * With --main first, each file runs through Py_BytesMain instead (which
+ * initializes and finalizes inside libpython; frames name the file).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static char *
 embed_read_file(const char *path)
@@ -49,18 +52,38 @@ embed_run_source(const char *source)
     return rc == 0 ? 0 : 1;
 }
 
+static int
+embed_run_main(char *program, char *path)
+{
+    char *args[] = {program, path, NULL};
+    int rc = Py_BytesMain(2, args);
+
+    printf("embed: finalized\n");
+    fflush(stdout);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
     char *source;
     int rc = 0;
+    int first = 1, use_main = 0;
     int i;
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s SCRIPT.py [SCRIPT.py...]\n", argv[0]);
+    if (argc > 1 && strcmp(argv[1], "--main") == 0) {
+        use_main = 1;
+        first = 2;
+    }
+    if (argc <= first) {
+        fprintf(stderr, "usage: %s [--main] SCRIPT.py [SCRIPT.py...]\n", argv[0]);
         return 2;
     }
-    for (i = 1; i < argc && rc == 0; i++) {
+    for (i = first; i < argc && rc == 0; i++) {
+        if (use_main) {
+            rc = embed_run_main(argv[0], argv[i]);
+            continue;
+        }
         source = embed_read_file(argv[i]);
         if (source == NULL) {
             perror(argv[i]);

@@ -435,7 +435,7 @@ static int core_exit_without_finalize(int status)
 
 /* ---- a new lifetime ----------------------------------------------------
  * An embedder may call Py_Initialize again after Py_FinalizeEx (the loader
- * calls this before each Py_Initialize* it interposes). Finalization
+ * calls this before each initialization it interposes). Finalization
  * cleared the audit hooks, so the first lifetime's leaks are reported now,
  * its records dropped, and the hook added again for the new lifetime,
  * whose first event walks and patches its types as at start-up. */

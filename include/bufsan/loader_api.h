@@ -4,7 +4,7 @@
 #ifndef BUFSAN_LOADER_API_H
 #define BUFSAN_LOADER_API_H
 
-#define BUFSAN_LOADER_API_VERSION 2
+#define BUFSAN_LOADER_API_VERSION 3
 
 typedef struct bufsan_loader_api {
     int api_version;
@@ -25,6 +25,10 @@ typedef struct bufsan_loader_api {
     /* called when a forked child calls _exit (os._exit: multiprocessing
      * workers); returns the status to use */
     int (*exit_without_finalize)(int status);
+    /* called when an embedder calls Py_Initialize, Py_InitializeEx or
+     * Py_InitializeFromConfig (where the loader interposes them), before
+     * the interpreter's: a lifetime after Py_FinalizeEx is set up here */
+    void (*before_initialize)(void);
 } bufsan_loader_api;
 
 /* Exported by each core. Returns 0 when installed. */

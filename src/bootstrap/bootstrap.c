@@ -4,7 +4,8 @@
  * system's extension-module creation so new types and new GOTs are patched
  * as modules load, the switch to forwarding-only when finalization clears
  * the audit hooks, the leak check and exit status when the program ends,
- * and fork. The audit hook may run Python code (it walks types, wraps
+ * a new lifetime when an embedder initializes the interpreter again, and
+ * fork. The audit hook may run Python code (it walks types, wraps
  * functions): it guards re-entrancy and saves any pending exception. */
 #define _GNU_SOURCE
 #include <Python.h>
@@ -357,18 +358,22 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
 
 /* ---- end of the program ----------------------------------------------- */
 
+/* The interpreter has finalized: a last look at the bytes of the watched
+ * exports (view->obj keeps the exporters of leaked ones alive), then what
+ * is still held is reported as leaked. */
+static void check_finalized(void)
+{
+    bs_observe_exports(0, BS_OBS_FINALIZE, 0, -1, 0, 0);
+    bs_event ev = {.kind = BS_EV_FINALIZE};
+    engine_process(bs_core_state.engine, &ev);
+    bs_core_state.finalized = 1;
+}
+
 static int core_exit_status(int status)
 {
     bs_tls_self.guard++;
-    if (bs_core_state.late) {
-        /* the interpreter has finalized: whatever is still held leaked */
-        /* exporters of leaked exports are alive (view->obj holds them):
-         * a last look at the bytes of the watched ones */
-        bs_observe_exports(0, BS_OBS_FINALIZE, 0, -1, 0, 0);
-        bs_event ev = {.kind = BS_EV_FINALIZE};
-        engine_process(bs_core_state.engine, &ev);
-        bs_core_state.finalized = 1;
-    }
+    if (bs_core_state.late && !bs_core_state.finalized)
+        check_finalized();
     report_summary();
     bs_log("stats: bf_getbuffer ok %llu, exports recorded %llu, untracked (no release slot, "
            "consumer inside the interpreter) %llu; bf_releasebuffer %llu; call sites: "
@@ -426,6 +431,45 @@ static int core_exit_without_finalize(int status)
     trace_close(status);
     bs_tls_self.guard--;
     return status;
+}
+
+/* ---- a new lifetime ----------------------------------------------------
+ * An embedder may call Py_Initialize again after Py_FinalizeEx (the loader
+ * calls this before each initialization it interposes). Finalization
+ * cleared the audit hooks, so the first lifetime's leaks are reported now,
+ * its records dropped, and the hook added again for the new lifetime,
+ * whose first event walks and patches its types as at start-up. */
+static unsigned lifetime = 1;
+
+static void core_before_initialize(void)
+{
+    bs_core *c = &bs_core_state;
+    if (!c->late || Py_IsInitialized())
+        return; /* the first initialization, or a nested call of another */
+    bs_tls_self.guard++;
+    if (!c->finalized)
+        check_finalized();
+    lifetime++;
+    bs_event ev = {.kind = BS_EV_LIFETIME};
+    engine_process(c->engine, &ev);
+    slots_new_lifetime();
+    /* findings of this lifetime say so in their message (the engine); a
+     * clean one stays quiet */
+    bs_log("the interpreter is initialized again after Py_FinalizeEx: interpreter lifetime %u",
+           lifetime);
+    /* the phase flags and hooks of a process that has not started Python */
+    c->active = 0;
+    c->finalized = 0;
+    installed = imp_wrapped = atexit_registered = 0;
+    last_walk_ns = 0;
+    if (stale_entry)
+        free_stale_entry();
+    hook_entry = NULL; /* freed by finalization with the other entries */
+    c->late = 0;
+    if (add_audit_hook(audit_hook) < 0)
+        fprintf(stderr, "==%d==WARNING: bufsan: PySys_AddAuditHook failed; interpreter lifetime "
+                "%u is not checked\n", (int)getpid(), lifetime);
+    bs_tls_self.guard--;
 }
 
 /* ---- fork ------------------------------------------------------------- */
@@ -580,5 +624,6 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
     api->release = callsite_release;
     api->exit_status = core_exit_status;
     api->exit_without_finalize = core_exit_without_finalize;
+    api->before_initialize = core_before_initialize;
     return 0;
 }

@@ -78,6 +78,7 @@ bs_engine *engine_new(const bs_options *opts, bs_finding_sink sink, void *sink_c
         engine_free(e);
         return NULL;
     }
+    e->lifetime = 1;
     intern_locked(e, "?"); /* id 0 placeholder so that 0 means unknown */
     e->strings[0][0] = '\0';
     return e;
@@ -231,6 +232,11 @@ void engine_emit(bs_engine *e, bs_finding *f)
         f->severity = f->max_severity;
     if (f->severity == BS_SEV_OFF)
         return;
+    if (e->lifetime > 1) {
+        /* what the finding belongs to, in every output format */
+        size_t n = strlen(f->message);
+        snprintf(f->message + n, sizeof f->message - n, " (interpreter lifetime %u)", e->lifetime);
+    }
     e->sink(f, e->sink_ctx);
 }
 
@@ -751,6 +757,40 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
     (void)ev;
 }
 
+/* A new lifetime of the interpreter (BS_EV_LIFETIME): the objects of the
+ * last one are either freed or leaked and reported, so every record of
+ * them goes, silently, the way a deallocation of each exporter would. */
+static void on_lifetime(bs_engine *e)
+{
+    size_t n = 0;
+    uint64_t *objs = e->by_obj.cap ? malloc(e->by_obj.cap * sizeof *objs) : NULL;
+    for (size_t i = 0; objs && i < e->by_obj.cap; i++)
+        if (e->by_obj.keys[i])
+            objs[n++] = e->by_obj.keys[i];
+    for (size_t i = 0; i < n; i++) {
+        exporter_rec *o = u64map_del(&e->by_obj, objs[i]);
+        if (!o)
+            continue;
+        count_exporter(e, objs[i], -1);
+        forget_tombstones(e, o);
+        for (pending_release *p = o->pending, *next; p; p = next) {
+            next = p->next;
+            free(p);
+        }
+        while (o->exports) {
+            export_rec *x = o->exports;
+            mutation_forget(e, x);
+            unlink_export(e, x, 1);
+            free(x);
+        }
+        free(o);
+    }
+    free(objs);
+    e->nfrozen = 0;
+    e->finalized = 0;
+    e->lifetime++;
+}
+
 void engine_process(bs_engine *e, const bs_event *ev)
 {
     engine_lock(e);
@@ -764,8 +804,11 @@ void engine_process(bs_engine *e, const bs_event *ev)
         case BS_EV_FINALIZE: on_finalize(e, ev); break;
         case BS_EV_OBSERVE: mutation_on_observe(e, ev); break;
         case BS_EV_BUFFER_CALL: rules_view_on_call(e, ev); break;
+        case BS_EV_LIFETIME: break;
         }
     }
+    if (ev->kind == BS_EV_LIFETIME)
+        on_lifetime(e);
     engine_unlock(e);
 }
 

@@ -16,6 +16,10 @@ typedef enum {
     BS_EV_BUFFER_CALL,  /* a bf_getbuffer / release call that broke a rule of the
                            protocol on its own (conformance, no GIL): checked
                            whether or not the export is tracked */
+    BS_EV_LIFETIME,     /* an embedder initialized the interpreter again after
+                           finalizing it: the finished lifetime's records go
+                           (its leaks were reported at BS_EV_FINALIZE) and
+                           checking starts again */
 } bs_event_kind;
 
 /* Who holds an export: the mutation rules treat a memoryview's export on its

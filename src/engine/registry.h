@@ -131,6 +131,9 @@ struct bs_engine {
     size_t nstrings, capstrings;
     u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
     int finalized;
+    /* the interpreter's lifetime in an embedder that initializes it again
+     * after Py_FinalizeEx (BS_EV_LIFETIME): 1, 2, ... */
+    unsigned lifetime;
     /* threads still running Python when finalization began (daemon
      * threads): CPython freezes them and never clears their frames, so
      * what they hold is not leaked (engine_thread_outlives_program) */

@@ -38,8 +38,14 @@ int slots_patch_all_types(int complete);
 int slots_patch_type(PyTypeObject *type, int complete);
 int slots_patch_module_types(PyObject *module, int complete);
 
-/* Must be called once before the first walk (needs the GIL). */
+/* Must be called once before the first walk of each interpreter lifetime
+ * (needs the GIL). */
 int slots_init(void);
+
+/* The interpreter was finalized and is about to be initialized again:
+ * forgets what was cached about the last lifetime's objects (no GIL, no
+ * Python calls). */
+void slots_new_lifetime(void);
 
 struct bs_view_snapshot;
 

@@ -42,6 +42,8 @@ typedef struct {
 
 static destructor subtype_dealloc_fn;
 static u64map type_names; /* PyTypeObject* -> name cache entry */
+/* bumped by slots_new_lifetime: the per-thread last-type caches are stale */
+static unsigned names_generation;
 static PyObject *module_key; /* "__module__", interned */
 
 typedef struct {
@@ -109,8 +111,10 @@ static uint32_t type_name_id(PyTypeObject *t)
     static __thread const char *last_name;
     static __thread PyObject *last_qualname;
     static __thread uint32_t last_id;
+    static __thread unsigned last_generation;
     PyObject *qualname = heap_qualname(t);
-    if (t == last_type && t->tp_name == last_name && qualname == last_qualname && last_id)
+    if (t == last_type && t->tp_name == last_name && qualname == last_qualname && last_id &&
+        last_generation == names_generation)
         return last_id;
     name_entry *e = u64map_get(&type_names, (uint64_t)(uintptr_t)t);
     if (!e || e->tp_name != t->tp_name || e->qualname != qualname || !e->id) {
@@ -128,6 +132,7 @@ static uint32_t type_name_id(PyTypeObject *t)
     last_name = t->tp_name;
     last_qualname = qualname;
     last_id = e->id;
+    last_generation = names_generation;
     return e->id;
 }
 
@@ -607,9 +612,22 @@ int slots_release_is_wrapped(PyTypeObject *t)
            tramp_is_ours((void *)t->tp_as_buffer->bf_releasebuffer);
 }
 
+void slots_new_lifetime(void)
+{
+    /* heap types of the last lifetime are gone; their addresses will be
+     * reused. Static types keep their patched slots and contexts: they are
+     * not patched again (their stubs are recognised as ours). */
+    for (size_t i = 0; i < type_names.cap; i++)
+        if (type_names.keys && type_names.keys[i])
+            free(type_names.vals[i]);
+    u64map_destroy(&type_names);
+    __atomic_add_fetch(&names_generation, 1, __ATOMIC_RELAXED);
+    module_key = NULL; /* owned by the finalized interpreter */
+}
+
 int slots_init(void)
 {
-    if (u64map_init(&type_names, 256) < 0)
+    if (!type_names.cap && u64map_init(&type_names, 256) < 0)
         return -1;
     module_key = PyUnicode_InternFromString("__module__");
     if (!module_key)

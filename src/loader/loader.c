@@ -6,13 +6,15 @@
  * It also owns what must be interposed by symbol: main's exit status
  * (__libc_start_main, exit, and kill of itself with a deadly default
  * signal), where the interpreter lets calls be
- * interposed PyObject_GetBuffer / PyBuffer_Release, and mmap / munmap /
- * mremap / mprotect (mapped.c: forwarded as the same system calls; in a
+ * interposed PyObject_GetBuffer / PyBuffer_Release and an embedder's
+ * Py_Initialize* and Py_Main (a second interpreter lifetime), and mmap /
+ * munmap / mremap / mprotect (mapped.c: forwarded as the same system calls; in a
  * Python process the regions are recorded so that view arrays in the
  * interpreter's arenas can be read without a system call). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <limits.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -132,6 +134,117 @@ EXPORT void PyBuffer_Release(void *view)
     if (!real)
         real = (release_fn)dlsym(RTLD_NEXT, "PyBuffer_Release");
     real(view);
+}
+
+/* ---- interpreter initialization ----------------------------------------
+ * An embedder that calls Py_FinalizeEx and then Py_Initialize again starts
+ * a second lifetime of the interpreter: the core reports the first one's
+ * leaks and adds its audit hook again before the interpreter's own
+ * initialization runs (PySys_AddAuditHook may be called before
+ * Py_Initialize). Seen only where the embedder's calls reach the loader: a
+ * shared libpython. An executable with the interpreter linked in (Debian's
+ * python3.11) binds them inside itself; it initializes once. */
+
+/* The definition of NAME that the loader's hides: the next one in lookup
+ * order, else (a libpython that a plugin opened with RTLD_LOCAL is not in
+ * the global scope, yet the plugin's calls bind to the loader) the first
+ * loaded object other than the loader that defines it. */
+typedef struct {
+    const char *name;
+    void *found;
+} definition_query;
+
+static int find_definition(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    definition_query *q = data;
+    if (!info->dlpi_name || !*info->dlpi_name)
+        return 0; /* the executable: RTLD_NEXT searched it */
+    void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h)
+        return 0;
+    void *sym = dlsym(h, q->name);
+    Dl_info where, self;
+    if (sym && dladdr(sym, &where) && dladdr((void *)&find_definition, &self) &&
+        where.dli_fbase != self.dli_fbase)
+        q->found = sym;
+    dlclose(h);
+    return q->found != NULL;
+}
+
+static void *next_definition(const char *name)
+{
+    void *sym = dlsym(RTLD_NEXT, name);
+    if (sym)
+        return sym;
+    definition_query q = {name, NULL};
+    dl_iterate_phdr(find_definition, &q);
+    if (!q.found) {
+        warn("cannot find the interpreter's ", name);
+        abort();
+    }
+    return q.found;
+}
+
+static void before_initialize(void)
+{
+    if (api.before_initialize)
+        api.before_initialize();
+}
+
+EXPORT void Py_Initialize(void)
+{
+    static void (*real)(void);
+    before_initialize();
+    if (!real)
+        real = (void (*)(void))next_definition("Py_Initialize");
+    real();
+}
+
+EXPORT void Py_InitializeEx(int initsigs)
+{
+    static void (*real)(int);
+    before_initialize();
+    if (!real)
+        real = (void (*)(int))next_definition("Py_InitializeEx");
+    real(initsigs);
+}
+
+/* PyStatus as the C-API defines it (3.8 and later): returned by value. */
+typedef struct {
+    int type;
+    const char *func;
+    const char *err_msg;
+    int exitcode;
+} py_status;
+
+EXPORT py_status Py_InitializeFromConfig(const void *config)
+{
+    static py_status (*real)(const void *);
+    before_initialize();
+    if (!real)
+        real = (py_status(*)(const void *))next_definition("Py_InitializeFromConfig");
+    return real(config);
+}
+
+/* Py_Main and Py_BytesMain initialize inside libpython, where the loader
+ * does not see it: the core acts on their entry. */
+EXPORT int Py_Main(int argc, void **argv)
+{
+    static int (*real)(int, void **);
+    before_initialize();
+    if (!real)
+        real = (int (*)(int, void **))next_definition("Py_Main");
+    return real(argc, argv);
+}
+
+EXPORT int Py_BytesMain(int argc, char **argv)
+{
+    static int (*real)(int, char **);
+    before_initialize();
+    if (!real)
+        real = (int (*)(int, char **))next_definition("Py_BytesMain");
+    return real(argc, argv);
 }
 
 /* ---- exit status -------------------------------------------------------

@@ -856,30 +856,68 @@ def cmd_boot(args):
     return fails.finish("boot %s under %s" % (mode, py))
 
 
+# Which scripts bufsan_embed runs, one per lifetime of the interpreter
+# (Py_Initialize ... Py_FinalizeEx, again for the next one).
+EMBED_LIFETIMES = {
+    "leak": ("leak",),
+    "clean_leak": ("clean", "leak"),
+    "leak_clean": ("leak", "clean"),
+    "clean_clean": ("clean", "clean"),
+    "main_clean_leak": ("clean", "leak"),  # through Py_BytesMain
+}
+
+
 def cmd_embed(args):
-    """A C program embedding Debian's libpython3.11.so runs the ctypes leak."""
+    """A C program embedding Debian's libpython3.11.so runs the ctypes leak,
+    alone or in one of two lifetimes of the interpreter."""
     fails = Failures()
     env = Env(args)
+    name = "embed" + ("" if args.lifetimes == "leak" else " " + args.lifetimes)
     if not prerequisites(fails, env, need_python=False):
-        return fails.finish("embed")
+        return fails.finish(name)
     prog = os.path.join(env.build, "tests", "e2e", "bufsan_embed")
     if not fails.check(os.access(prog, os.X_OK), "%s not built" % prog):
-        return fails.finish("embed")
-    script = os.path.join(env.scenarios, "ctypes_leak.py")
-    source, meta, bugs = parse_scenario(script)
+        return fails.finish(name)
+    scripts = {"leak": os.path.join(env.scenarios, "ctypes_leak.py"),
+               "clean": os.path.join(env.e2e_dir, "embed", "lifetime_clean.py")}
+    done = {"leak": "ctypes leak done", "clean": "clean lifetime done"}
+    order = EMBED_LIFETIMES[args.lifetimes]
+    source, meta, bugs = parse_scenario(scripts["leak" if "leak" in order else "clean"])
     libpy = set()
     ldd = subprocess.run(["ldd", prog], capture_output=True, text=True).stdout
     for m in re.finditer(r"=> (\S*libpython\S+)", ldd):
         libpy.add(os.path.realpath(m.group(1)))
     fails.check(libpy, "%s is not linked to a shared libpython:\n%s" % (prog, ldd))
-    res = run_program_case(fails, env, [prog, script], "<string>", bugs, meta,
+    use_main = args.lifetimes.startswith("main_")
+    res = run_program_case(fails, env, [prog] + ["--main"] * use_main + [scripts[k] for k in order],
+                           scripts["leak"] if use_main else "<string>", bugs, meta,
                            python=env.python or INTERPRETERS["debian"])
     for label in ("baseline", "json", "text"):
         r = res.get(label)
-        if r is not None:
-            fails.check("ctypes leak done" in r.stdout, "%s run: the embedded code did not run" % label)
-            fails.check("embed: finalized" in r.stdout, "%s run: Py_FinalizeEx did not return 0" % label)
-    return fails.finish("embed")
+        if r is None:
+            continue
+        for k in set(order):
+            fails.check(r.stdout.count(done[k]) == order.count(k),
+                        "%s run: the embedded code did not run in each lifetime" % label)
+        fails.check(r.stdout.count("embed: finalized") == len(order),
+                    "%s run: Py_FinalizeEx did not return 0 in each lifetime" % label)
+    # A finding of a lifetime after the first says which one it belongs to.
+    if "leak" in order and len(order) > 1:
+        marked = "leak" == order[-1]
+        for label in ("json", "text"):
+            r = res.get(label)
+            if r is None:
+                continue
+            if label == "json":
+                text = "\n".join(rec.get("message", "")
+                                 for recs in load_logs(fails, r.logdir, "log", None).values()
+                                 for rec in recs)
+            else:
+                text = r.stderr
+            fails.check(("(interpreter lifetime 2)" in text) == marked,
+                        "%s run: the leak of lifetime %d %s say \"(interpreter lifetime 2)\""
+                        % (label, 2 if marked else 1, "does not" if marked else "must not"))
+    return fails.finish(name)
 
 
 NONPYTHON = {
@@ -1019,7 +1057,9 @@ def main():
     p.add_argument("name")
     p = sub.add_parser("boot", help="the ctypes leak in one start-up mode")
     p.add_argument("mode", choices=BOOT_MODES)
-    sub.add_parser("embed", help="the ctypes leak in an embedding C program")
+    p = sub.add_parser("embed", help="the ctypes leak in an embedding C program")
+    p.add_argument("lifetimes", nargs="?", default="leak", choices=sorted(EMBED_LIFETIMES),
+                   help="the scripts of each lifetime of the interpreter, in order")
     p = sub.add_parser("nonpython", help="a non-Python program is unaffected")
     p.add_argument("prog", choices=sorted(NONPYTHON))
     sub.add_parser("options", help="bad options are refused")

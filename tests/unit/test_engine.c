@@ -382,6 +382,41 @@ static void test_flag_names(void)
     CHECK_STR(b, "PyBUF_ND|0x4000");
 }
 
+/* Py_FinalizeEx then Py_Initialize again (issue 14, defect 4): the first
+ * lifetime's leak is reported once, its records go, and the second
+ * lifetime is checked on its own, its findings marked with it. */
+static void test_second_lifetime(void)
+{
+    captured c = {0};
+    bs_engine *e = engine_new(&opts, sink, &c);
+    uint32_t ba = engine_intern(e, "bytearray");
+    bs_event x = export_ev(0x1000, 0x9000, 10, 7);
+    x.type_name = ba;
+    engine_process(e, &x);
+    bs_event fin = {.kind = BS_EV_FINALIZE};
+    engine_process(e, &fin);
+    CHECK(c.n == 1);
+    CHECK_STR(c.f[0].message, "1 export of bytearray (10 bytes) never released");
+    bs_event next = {.kind = BS_EV_LIFETIME};
+    engine_process(e, &next);
+    CHECK(engine_live_exports(e) == 0);
+    CHECK(!engine_has_exporter(e, 0x9000));
+    /* the same view and object addresses, reused: a new export, balanced */
+    engine_process(e, &x);
+    bs_event r = release_ev(0x1000, 0x9000, 10, 1);
+    engine_process(e, &r);
+    CHECK(c.n == 1);
+    bs_event y = export_ev(0x2000, 0xa000, 4, 8);
+    y.type_name = ba;
+    engine_process(e, &y);
+    engine_process(e, &fin);
+    CHECK(c.n == 2);
+    CHECK_STR(c.f[1].message,
+              "1 export of bytearray (4 bytes) never released (interpreter lifetime 2)");
+    CHECK(c.f[1].stacks[0].stack == 8);
+    engine_free(e);
+}
+
 int main(void)
 {
     bs_options_defaults(&opts);
@@ -400,6 +435,7 @@ int main(void)
     test_refilled_view_keeps_old_export_as_leak();
     test_disabled_check_is_silent();
     test_fork_child_does_not_report_inherited();
+    test_second_lifetime();
     test_flag_names();
     bs_options_free(&opts);
     return checks_report();

@@ -1,14 +1,18 @@
 /*
- * bufsan_embed: an application embedding libpython. It runs the Python
+ * bufsan_embed: an application embedding libpython. It runs each Python
  * source file named on its command line with PyRun_SimpleString (so frames
- * say "<string>"), finalizes the interpreter and returns 0: under bufsan a
- * leak found at finalization must still turn the exit status into 66.
+ * say "<string>") in its own lifetime of the interpreter (Py_Initialize ...
+ * Py_FinalizeEx, then again for the next file) and returns 0: under bufsan
+ * a leak found at any finalization must still turn the exit status into 66.
+ * With --main first, each file runs through Py_BytesMain instead (which
+ * initializes and finalizes inside libpython; frames name the file).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static char *
 embed_read_file(const char *path)
@@ -48,22 +52,45 @@ embed_run_source(const char *source)
     return rc == 0 ? 0 : 1;
 }
 
+static int
+embed_run_main(char *program, char *path)
+{
+    char *args[] = {program, path, NULL};
+    int rc = Py_BytesMain(2, args);
+
+    printf("embed: finalized\n");
+    fflush(stdout);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
     char *source;
-    int rc;
+    int rc = 0;
+    int first = 1, use_main = 0;
+    int i;
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s SCRIPT.py\n", argv[0]);
+    if (argc > 1 && strcmp(argv[1], "--main") == 0) {
+        use_main = 1;
+        first = 2;
+    }
+    if (argc <= first) {
+        fprintf(stderr, "usage: %s [--main] SCRIPT.py [SCRIPT.py...]\n", argv[0]);
         return 2;
     }
-    source = embed_read_file(argv[1]);
-    if (source == NULL) {
-        perror(argv[1]);
-        return 2;
+    for (i = first; i < argc && rc == 0; i++) {
+        if (use_main) {
+            rc = embed_run_main(argv[0], argv[i]);
+            continue;
+        }
+        source = embed_read_file(argv[i]);
+        if (source == NULL) {
+            perror(argv[i]);
+            return 2;
+        }
+        rc = embed_run_source(source);
+        free(source);
     }
-    rc = embed_run_source(source);
-    free(source);
     return rc;
 }

@@ -416,11 +416,16 @@ static int cmd_report(int argc, char **argv)
 
 static void dump_event(const tr_record *rec, uint64_t t0)
 {
-    static const char *const kinds[] = {"?", "export", "release", "dealloc", "finalize"};
+    static const char *const kinds[] = {
+        [BS_EV_EXPORT] = "export",       [BS_EV_RELEASE] = "release",
+        [BS_EV_DEALLOC] = "dealloc",     [BS_EV_FINALIZE] = "finalize",
+        [BS_EV_OBSERVE] = "observe",     [BS_EV_BUFFER_CALL] = "buffer-call",
+        [BS_EV_LIFETIME] = "lifetime",
+    };
     const bs_event *ev = &rec->u.event.ev;
     unsigned k = (unsigned)ev->kind;
-    printf("%zu event t=+%.3fus %s", rec->offset, (double)(rec->u.event.time_ns - t0) / 1e3,
-           k < 5 ? kinds[k] : "unknown");
+    const char *kind = k < sizeof kinds / sizeof kinds[0] && kinds[k] ? kinds[k] : "unknown";
+    printf("%zu event t=+%.3fus %s", rec->offset, (double)(rec->u.event.time_ns - t0) / 1e3, kind);
     for (size_t i = 1; i < tr_nfields; i++) {
         const tr_field *f = &tr_fields[i];
         uint64_t v = 0;

@@ -307,7 +307,7 @@ function renderTimeline() {
   }
   T.scrollTop = keep;
   $('timeline-title').textContent = 'Exporters by type and acquiring stack (' + nlanes + ' lanes shown' +
-    (v0 > t0 || v1 < t1 ? ', zoomed to ' + fmtTime(v0 - t0) + ' \u2013 ' + fmtTime(v1 - t0) : '') + ')';
+    (v0 > t0 || v1 < t1 ? ', zoomed to ' + fmtTime(v0 - t0, (v1 - v0) / 8) + ' \u2013 ' + fmtTime(v1 - t0, (v1 - v0) / 8) : '') + ')';
 }
 function applyFilters() {
   testLanes = null;

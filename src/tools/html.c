@@ -1,5 +1,7 @@
-/* See html.h. The page embeds its data as JSON and draws it with a few
- * lines of script; nothing is fetched from the network. */
+/* See html.h. The page embeds its data as JSON and draws it with the
+ * script and style compiled in from timeline.js and timeline.css; nothing
+ * is fetched from the network. The page is a list of sections (one row of
+ * a table each): another report section adds a row, its markup and data. */
 #include "html.h"
 
 #include <errno.h>
@@ -36,7 +38,12 @@ typedef struct {
     int lane;
     uint64_t t;
     const char *check;
+    const char *severity;
     char *message;
+    char *type; /* exporter type, NULL: none */
+    uint64_t count;
+    int64_t bytes;
+    int64_t thread; /* of the first stack, -1: none */
     int nstacks;
     char *titles[BS_MAX_FINDING_STACKS];
     int stacks[BS_MAX_FINDING_STACKS];
@@ -226,7 +233,12 @@ void html_finding(html_doc *d, uint32_t pid, uint64_t now, const bs_finding *f)
     m->pid = pid;
     m->lane = f->has_exporter ? lane_for(d, pid, f->exporter_addr, f->exporter_type, 1) : -1;
     m->check = bs_checks[f->check].name;
+    m->severity = bs_severity_name(f->severity);
     m->message = strdup(f->message);
+    m->type = f->has_exporter && f->exporter_type ? strdup(f->exporter_type) : NULL;
+    m->count = f->count;
+    m->bytes = f->bytes;
+    m->thread = f->nstacks ? (int64_t)f->stacks[0].thread : -1;
     m->nstacks = f->nstacks;
     for (int i = 0; i < f->nstacks; i++) {
         m->titles[i] = strdup(f->stacks[i].title);
@@ -263,148 +275,145 @@ static const char *access_kind(const hold *h)
     return h->readonly ? "read-only" : "reader";
 }
 
-static const char page_head[] =
-    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>bufsan timeline</title>\n"
-    "<style>\n"
-    "body{font:13px sans-serif;margin:12px;color:#222}\n"
-    "#summary span{display:inline-block;margin-right:18px}\n"
-    "#summary b{font-size:16px}\n"
-    ".legend i{display:inline-block;width:14px;height:10px;margin:0 4px 0 12px}\n"
-    "#timeline{border:1px solid #bbb;margin-top:8px;max-height:70vh;overflow:auto}\n"
-    ".lane{display:flex;height:20px;border-bottom:1px solid #eee}\n"
-    ".label{width:320px;flex:none;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;"
-    "font:11px monospace;padding:3px}\n"
-    ".track{position:relative;flex:1}\n"
-    ".bar{position:absolute;top:4px;height:12px;min-width:2px;cursor:pointer;opacity:.85}\n"
-    ".bar.writer{background:#e8743b}.bar.reader{background:#3b7de8}.bar.read-only{background:#3ba55c}\n"
-    ".bar.held{outline:2px dashed #000}\n"
-    ".mark{position:absolute;top:1px;width:0;height:0;border-left:7px solid transparent;"
-    "border-right:7px solid transparent;border-top:16px solid #d00;margin-left:-7px;cursor:pointer}\n"
-    "#details{white-space:pre;font:12px monospace;background:#f6f6f6;padding:8px;margin-top:8px;"
-    "min-height:60px}\n"
-    "</style></head><body>\n<h2>bufsan timeline</h2>\n<div id=\"summary\"></div>\n"
+#include "timeline_css.h" /* generated from timeline.css */
+#include "timeline_js.h"  /* generated from timeline.js */
+
+static const char timeline_markup[] =
+    "<h2>bufsan timeline</h2>\n<div id=\"summary\"></div>\n"
+    "<h3 id=\"findings-title\">Findings</h3><div id=\"findings\"></div>\n"
+    "<h3>Details<span id=\"details-tools\">"
+    "<button id=\"zoom-finding\">zoom to the selected finding</button>"
+    "<button id=\"zoom-reset\">whole run</button></span></h3>"
+    "<div id=\"details\">click a finding, a bar or a mark</div>\n"
+    "<div id=\"filters\">filter: <label>type <select id=\"f-type\"></select></label>"
+    "<label>thread <select id=\"f-thread\"></select></label>"
+    "<label>process <select id=\"f-pid\"></select></label>"
+    "<label id=\"f-test-box\">test <select id=\"f-test\"></select></label></div>\n"
     "<div class=\"legend\">bars:<i style=\"background:#e8743b\"></i>writer"
     "<i style=\"background:#3b7de8\"></i>reader<i style=\"background:#3ba55c\"></i>read-only"
     "<i style=\"outline:2px dashed #000\"></i>held at end of trace"
+    "<i style=\"outline:2px solid #d00\"></i>involved in the selected finding"
     "<i style=\"background:#d00\"></i>finding</div>\n"
-    "<div id=\"timeline\"></div>\n<div id=\"details\">click a bar or a mark</div>\n"
-    "<script id=\"data\" type=\"application/json\">";
+    "<h3 id=\"timeline-title\">Exporters</h3><div id=\"timeline\"></div>\n";
 
-static const char page_tail[] =
-    "</script>\n<script>\n"
-    "const D=JSON.parse(document.getElementById('data').textContent);\n"
-    "let t0=Infinity,t1=0;for(const p of D.processes){t0=Math.min(t0,p.start);"
-    "t1=Math.max(t1,p.end);}\n"
-    "for(const h of D.holds){t0=Math.min(t0,h.start);t1=Math.max(t1,h.end);}\n"
-    "for(const m of D.marks){t0=Math.min(t0,m.t);t1=Math.max(t1,m.t);}\n"
-    "if(!(t1>t0)){t0=0;t1=1;}\n"
-    "const pct=t=>(100*(t-t0)/(t1-t0)).toFixed(4)+'%';\n"
-    "const S=document.getElementById('summary');\n"
-    "const count=(a,f)=>a.filter(f).length;\n"
-    "const byCheck={};for(const m of D.marks)byCheck[m.check]=(byCheck[m.check]||0)+1;\n"
-    "const items=[['processes',D.processes.length],['exporters',D.lanes.length],"
-    "['holds',D.holds.length],['findings',D.marks.length],"
-    "['held at end',count(D.holds,h=>h.held)]];\n"
-    "for(const k in byCheck)items.push([k,byCheck[k]]);\n"
-    "for(const [k,v] of items){const s=document.createElement('span');s.className='count';"
-    "s.dataset.name=k;s.innerHTML='<b>'+v+'</b> '+k;S.appendChild(s);}\n"
-    "const T=document.getElementById('timeline'),det=document.getElementById('details');\n"
-    "const tracks=[];\n"
-    "D.lanes.forEach((l,i)=>{const row=document.createElement('div');row.className='lane';"
-    "const lab=document.createElement('div');lab.className='label';"
-    "lab.textContent='pid '+l.pid+' '+l.type+' @'+l.obj;lab.title=lab.textContent;"
-    "const tr=document.createElement('div');tr.className='track';row.appendChild(lab);"
-    "row.appendChild(tr);T.appendChild(row);tracks.push(tr);});\n"
-    "const st=i=>i>=0?D.stacks[i]:'<no stack>\\n';\n"
-    "D.holds.forEach(h=>{const b=document.createElement('div');"
-    "b.className='bar '+h.kind+(h.held?' held':'');b.style.left=pct(h.start);"
-    "b.style.width='calc('+pct(h.end)+' - '+pct(h.start)+')';"
-    "b.title=h.kind+' '+h.flags+' len '+h.len;"
-    "b.onclick=()=>{det.textContent=(h.held?'HELD AT END OF TRACE\\n':'')+h.kind+' export, '"
-    "+h.flags+', '+h.len+' bytes, view '+h.view+', thread T'+h.thread+'\\nacquired at:\\n'"
-    "+st(h.acq)+(h.held?'':'released at:\\n'+st(h.rel));};"
-    "if(tracks[h.lane])tracks[h.lane].appendChild(b);});\n"
-    "D.marks.forEach(m=>{const k=document.createElement('div');k.className='mark';"
-    "k.style.left=pct(m.t);k.title=m.check;"
-    "k.onclick=()=>{let s=m.check+': '+m.message+'\\n';m.stacks.forEach(x=>{s+=x.title+'\\n'"
-    "+st(x.stack);});det.textContent=s;};"
-    "if(m.lane>=0&&tracks[m.lane])tracks[m.lane].appendChild(k);"
-    "else if(tracks.length)tracks[0].appendChild(k);});\n"
-    /* #selftest: click the first mark and the first bar, note what showed */
-    "if(location.hash==='#selftest'){const r={};const m=document.querySelector('.mark');"
-    "if(m){m.click();r.mark=det.textContent;}const b=document.querySelector('.bar');"
-    "if(b){b.click();r.bar=det.textContent;}if(m)m.click();"
-    "document.body.setAttribute('data-selftest',JSON.stringify(r));}\n"
-    "</script></body></html>\n";
+static void timeline_data(html_doc *d, strbuf *j);
+
+/* The page's sections, top to bottom. DATA writes the value of D[KEY] (the
+ * embedded JSON object) for SCRIPT, which runs after D is parsed. */
+typedef struct {
+    const char *markup;
+    const char *key;
+    void (*data)(html_doc *d, strbuf *j);
+    const char *style, *script;
+} html_section;
+
+static const html_section sections[] = {
+    {timeline_markup, NULL, timeline_data, timeline_css, timeline_js},
+};
 
 static void flag_text(int32_t flags, char *buf, size_t len)
 {
     bs_flag_names(flags, buf, len);
 }
 
-int html_write(html_doc *d, const char *path, char *err, size_t errlen)
+/* The members processes, lanes, holds, marks and stacks of D. */
+static void timeline_data(html_doc *d, strbuf *j)
 {
-    strbuf j = {0};
-    sb_puts(&j, "{\"processes\": [");
+    sb_puts(j, "\"processes\": [");
     for (size_t i = 0; i < d->nprocs; i++) {
         proc *p = &d->procs[i];
-        sb_printf(&j, "%s{\"pid\": %u, \"ppid\": %u, \"start\": %llu, \"end\": %llu, \"died\": %s, "
+        sb_printf(j, "%s{\"pid\": %u, \"ppid\": %u, \"start\": %llu, \"end\": %llu, \"died\": %s, "
                       "\"exe\": ",
                   i ? ", " : "", p->pid, p->ppid, (unsigned long long)p->start,
                   (unsigned long long)p->end, p->died ? "true" : "false");
-        sb_json_str(&j, p->exe);
-        sb_puts(&j, ", \"trace\": ");
-        sb_json_str(&j, p->trace);
-        sb_puts(&j, "}");
+        sb_json_str(j, p->exe);
+        sb_puts(j, ", \"trace\": ");
+        sb_json_str(j, p->trace);
+        sb_puts(j, "}");
     }
-    sb_puts(&j, "], \"lanes\": [");
+    sb_puts(j, "], \"lanes\": [");
     for (size_t i = 0; i < d->nlanes; i++) {
-        sb_printf(&j, "%s{\"pid\": %u, \"obj\": \"0x%llx\", \"type\": ", i ? ", " : "",
+        sb_printf(j, "%s{\"pid\": %u, \"obj\": \"0x%llx\", \"type\": ", i ? ", " : "",
                   d->lanes[i].pid, (unsigned long long)d->lanes[i].obj);
-        sb_json_str(&j, d->lanes[i].type);
-        sb_puts(&j, "}");
+        sb_json_str(j, d->lanes[i].type);
+        sb_puts(j, "}");
     }
-    sb_puts(&j, "], \"holds\": [");
+    sb_puts(j, "], \"holds\": [");
     for (size_t i = 0; i < d->nholds; i++) {
         hold *h = &d->holds[i];
         char fl[128];
         flag_text(h->flags, fl, sizeof fl);
         uint64_t end = h->open ? h->start : h->end;
-        sb_printf(&j,
+        sb_printf(j,
                   "%s{\"lane\": %d, \"start\": %llu, \"end\": %llu, \"held\": %s, \"kind\": \"%s\", "
-                  "\"flags\": \"%s\", \"len\": %lld, \"view\": \"0x%llx\", \"thread\": %u, "
+                  "\"flags\": \"%s\", \"len\": %lld, \"view\": \"0x%llx\", \"pid\": %u, \"thread\": %u, "
                   "\"acq\": %d, \"rel\": %d}",
                   i ? ", " : "", h->lane, (unsigned long long)h->start, (unsigned long long)end,
                   h->held_at_end ? "true" : "false", access_kind(h), fl, (long long)h->len,
-                  (unsigned long long)h->view, h->thread, h->acq, h->rel);
+                  (unsigned long long)h->view, h->pid, h->thread, h->acq, h->rel);
     }
-    sb_puts(&j, "], \"marks\": [");
+    sb_puts(j, "], \"marks\": [");
     for (size_t i = 0; i < d->nmarks; i++) {
         mark *m = &d->marks[i];
-        sb_printf(&j, "%s{\"lane\": %d, \"t\": %llu, \"pid\": %u, \"check\": \"%s\", \"message\": ",
-                  i ? ", " : "", m->lane, (unsigned long long)m->t, m->pid, m->check);
-        sb_json_str(&j, m->message);
-        sb_puts(&j, ", \"stacks\": [");
+        sb_printf(j,
+                  "%s{\"lane\": %d, \"t\": %llu, \"pid\": %u, \"thread\": %lld, \"check\": \"%s\", "
+                  "\"severity\": \"%s\", \"count\": %llu, \"bytes\": %lld, \"type\": ",
+                  i ? ", " : "", m->lane, (unsigned long long)m->t, m->pid, (long long)m->thread,
+                  m->check, m->severity, (unsigned long long)m->count, (long long)m->bytes);
+        sb_json_str(j, m->type ? m->type : "");
+        /* a finding that names its test (a pytest nodeid) would add "test" here */
+        sb_puts(j, ", \"message\": ");
+        sb_json_str(j, m->message);
+        sb_puts(j, ", \"stacks\": [");
         for (int k = 0; k < m->nstacks; k++) {
-            sb_puts(&j, k ? ", {\"title\": " : "{\"title\": ");
-            sb_json_str(&j, m->titles[k]);
-            sb_printf(&j, ", \"stack\": %d}", m->stacks[k]);
+            sb_puts(j, k ? ", {\"title\": " : "{\"title\": ");
+            sb_json_str(j, m->titles[k]);
+            sb_printf(j, ", \"stack\": %d}", m->stacks[k]);
         }
-        sb_puts(&j, "]}");
+        sb_puts(j, "]}");
     }
-    sb_puts(&j, "], \"stacks\": [");
+    sb_puts(j, "], \"stacks\": [");
     for (size_t i = 0; i < d->ntexts; i++) {
-        sb_puts(&j, i ? ", " : "");
-        sb_json_str(&j, d->texts[i]);
+        sb_puts(j, i ? ", " : "");
+        sb_json_str(j, d->texts[i]);
     }
-    sb_puts(&j, "]}");
+    sb_puts(j, "]");
+}
+
+int html_write(html_doc *d, const char *path, char *err, size_t errlen)
+{
+    const size_t nsections = sizeof sections / sizeof sections[0];
+    strbuf j = {0};
+    sb_puts(&j, "{");
+    int members = 0;
+    for (size_t i = 0; i < nsections; i++) {
+        if (!sections[i].data)
+            continue;
+        if (members++)
+            sb_puts(&j, ", ");
+        if (sections[i].key) {
+            sb_json_str(&j, sections[i].key);
+            sb_puts(&j, ": ");
+        }
+        sections[i].data(d, &j);
+    }
+    sb_puts(&j, "}");
     FILE *out = fopen(path, "w");
     if (!out) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         sb_free(&j);
         return -1;
     }
-    fputs(page_head, out);
+    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>bufsan timeline</title>\n"
+          "<style>\n",
+          out);
+    for (size_t i = 0; i < nsections; i++)
+        if (sections[i].style)
+            fputs(sections[i].style, out);
+    fputs("</style></head><body>\n", out);
+    for (size_t i = 0; i < nsections; i++)
+        fputs(sections[i].markup, out);
+    fputs("<script id=\"data\" type=\"application/json\">", out);
     /* '<' only occurs inside JSON strings: escaped, it cannot end the script */
     for (size_t i = 0; i < j.len; i++) {
         if (j.data[i] == '<')
@@ -412,7 +421,14 @@ int html_write(html_doc *d, const char *path, char *err, size_t errlen)
         else
             fputc(j.data[i], out);
     }
-    fputs(page_tail, out);
+    fputs("</script>\n", out);
+    for (size_t i = 0; i < nsections; i++)
+        if (sections[i].script) {
+            fputs("<script>\n", out);
+            fputs(sections[i].script, out);
+            fputs("</script>\n", out);
+        }
+    fputs("</body></html>\n", out);
     int bad = ferror(out);
     if (fclose(out) != 0 || bad) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
@@ -431,6 +447,7 @@ void html_free(html_doc *d)
         free(d->lanes[i].type);
     for (size_t i = 0; i < d->nmarks; i++) {
         free(d->marks[i].message);
+        free(d->marks[i].type);
         for (int k = 0; k < d->marks[i].nstacks; k++)
             free(d->marks[i].titles[k]);
     }

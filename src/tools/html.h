@@ -1,6 +1,7 @@
-/* The HTML timeline of `bufsan report --html`: one self-contained page, one
- * lane per exporter, a bar per hold (export to release) coloured by kind of
- * access, findings marked; clicking shows the stacks. Fed by the replay. */
+/* The HTML timeline of `bufsan report --html`: one self-contained page, the
+ * findings first, then one lane per exporter (grouped by type and acquiring
+ * stack), a bar per hold (export to release) coloured by kind of access,
+ * findings marked; clicking shows the stacks. Fed by the replay. */
 #ifndef BUFSAN_TOOLS_HTML_H
 #define BUFSAN_TOOLS_HTML_H
 

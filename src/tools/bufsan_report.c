@@ -31,6 +31,7 @@
 #include "../trace/fields.h"
 #include "../trace/reader.h"
 #include "html.h"
+#include "html_census.h"
 
 static FILE *msg; /* messages (stderr, even when reports go to stdout) */
 
@@ -383,6 +384,8 @@ static int cmd_report(int argc, char **argv)
     html_doc *html = html_path ? html_new() : NULL;
     if (opts.census)
         census = census_new(opts.hash_limit, opts.hash_full);
+    if (html)
+        html_census_attach(census);
     int bad = 0, first_pid = 0;
     struct stat *ids = calloc((size_t)nfiles, sizeof *ids);
     for (int i = 0; i < nfiles; i++) {
@@ -420,6 +423,8 @@ static int cmd_report(int argc, char **argv)
         }
         html_free(html);
     }
+    census_free(census);
+    census = NULL;
     free(files);
     if (report_error_count())
         return (int)opts.exitcode;

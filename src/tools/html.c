@@ -9,6 +9,7 @@
 
 #include "../common/checks.h"
 #include "../common/strbuf.h"
+#include "html_census.h"
 #include "../common/u64map.h"
 #include "../stacks/depot.h"
 #include "../stacks/symbolize.h"
@@ -413,6 +414,7 @@ int html_write(html_doc *d, const char *path, char *err, size_t errlen)
             fputc(j.data[i], out);
     }
     fputs(page_tail, out);
+    html_census_write(out);
     int bad = ferror(out);
     if (fclose(out) != 0 || bad) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));

@@ -150,6 +150,13 @@ try:
                                   universal_newlines=True, timeout=300)
         if "EXCLUSIVE refusals" not in rep_text.stdout:
             problems.append("%s trace text: no census table\n%s" % (what, rep_text.stdout[-3000:]))
+        page = os.path.join(tmp, args[0] + ".html")
+        subprocess.run([launcher, "report", "--census", "--html=" + page] + traces,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        html = open(page, encoding="utf-8").read() if os.path.exists(page) else ""
+        if '<section id="census">' not in html or "<b>bytearray</b>" not in html or \
+                html.count('<tr class="site">') < len(want) - len(expected_types):
+            problems.append("%s html: no census section with its rows" % what)
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -289,7 +289,8 @@ void census_on_gone(bs_engine *e, export_rec *x)
         ty->n.mutated++;
         set_evidence(&ty->ev[CENSUS_EV_MUTATED], x, 0, 0, 0);
     }
-    if (x->v.readonly && !h->changed && !(h->hashed_start && h->hashed_end)) {
+    /* an empty hold has no bytes to change */
+    if (x->v.readonly && x->v.len > 0 && !h->changed && !(h->hashed_start && h->hashed_end)) {
         site->n.unknown++;
         ty->n.unknown++;
         set_evidence(&ty->ev[CENSUS_EV_UNKNOWN], x, 0, 0, 0);

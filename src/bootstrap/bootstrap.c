@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../intercept/intercept.h"
+#include "../report/census_report.h"
 #include "../report/output.h"
 #include "../report/report.h"
 #include "../stacks/depot.h"
@@ -369,11 +370,23 @@ static void check_finalized(void)
     bs_core_state.finalized = 1;
 }
 
+/* census=1: the exporter census, printed before the summary */
+static bs_census *census;
+
+static void write_census(void)
+{
+    if (!census)
+        return;
+    engine_census_flush(bs_core_state.engine);
+    census_report_write(census, &bs_core_state.opts);
+}
+
 static int core_exit_status(int status)
 {
     bs_tls_self.guard++;
     if (bs_core_state.late && !bs_core_state.finalized)
         check_finalized();
+    write_census();
     report_summary();
     bs_log("stats: bf_getbuffer ok %llu, exports recorded %llu, untracked (no release slot, "
            "consumer inside the interpreter) %llu; bf_releasebuffer %llu; call sites: "
@@ -425,6 +438,7 @@ static int core_exit_without_finalize(int status)
     bs_event ev = {.kind = BS_EV_FINALIZE, .exit_without_finalize = 1};
     engine_process(bs_core_state.engine, &ev);
     bs_core_state.finalized = 1;
+    write_census();
     report_summary();
     if (report_error_count() && status == 0)
         status = (int)bs_core_state.opts.exitcode;
@@ -487,6 +501,8 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     engine_after_fork_child(bs_core_state.engine);
+    if (census)
+        engine_census_after_fork_child(bs_core_state.engine); /* the child's own census */
     depot_after_fork_child();
     report_after_fork_child();
     forked_pid = getpid();
@@ -581,6 +597,8 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
         bs_log("out of memory");
         return -1;
     }
+    if (c->opts.census && (census = census_new(c->opts.hash_limit, c->opts.hash_full)))
+        engine_set_census(c->engine, census);
     if (tracing && trace_open(c->opts.trace, c->engine, getenv("BUFSAN_OPTIONS"), err, sizeof err) < 0)
         fprintf(stderr, "==%d==WARNING: bufsan: %s; no trace is recorded\n", (int)getpid(), err);
     text_query self = {(uintptr_t)&bufsan_core_start, 0, 0};

@@ -174,6 +174,8 @@ static void unlink_export(bs_engine *e, export_rec *x, int in_view_map)
         x->next->prev = x->prev;
     e->nlive--;
     mutation_on_gone(e, x);
+    if (e->census)
+        census_on_gone(e, x);
     if (in_view_map && x->in_view_map && u64map_get(&e->by_view, x->view) == x)
         u64map_del(&e->by_view, x->view);
     exporter_rec *owner = x->owner;
@@ -349,6 +351,8 @@ static void on_export(bs_engine *e, const bs_event *ev)
     o->exports = x;
     o->nlive++;
     mutation_after_export(e, x, ev);
+    if (e->census)
+        census_on_export(e, x, ev);
 }
 
 /* Does the released copy R of a view agree with what export X was filled
@@ -513,6 +517,8 @@ static void on_release(bs_engine *e, const bs_event *ev)
                                                x->flags), x->thread, x->stack);
             engine_emit(e, &f);
         }
+        if (e->census)
+            census_on_release(e, x, ev);
         mutation_on_release(e, x, ev);
         mutation_forget(e, x);
         bs_export_info xi = {x->obj, x->type_name, x->thread, x->stack, x->flags, &x->v,
@@ -802,7 +808,11 @@ void engine_process(bs_engine *e, const bs_event *ev)
         case BS_EV_RELEASE: on_release(e, ev); break;
         case BS_EV_DEALLOC: on_dealloc(e, ev); break;
         case BS_EV_FINALIZE: on_finalize(e, ev); break;
-        case BS_EV_OBSERVE: mutation_on_observe(e, ev); break;
+        case BS_EV_OBSERVE:
+            if (e->census)
+                census_on_observe(e, ev);
+            mutation_on_observe(e, ev);
+            break;
         case BS_EV_BUFFER_CALL: rules_view_on_call(e, ev); break;
         case BS_EV_LIFETIME: break;
         }

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "../common/u64map.h"
+#include "census.h"
 #include "engine.h"
 #include "itree.h"
 
@@ -39,6 +40,7 @@ typedef struct export_rec {
     /* mutation rules (rules_mutation.c) */
     uint8_t consumer;  /* bs_consumer */
     uint8_t moved, reported;
+    census_hold census; /* census.c, when a census is attached */
 } export_rec;
 
 /* What a watched export (a reader whose bytes were hashed) needs besides its
@@ -143,6 +145,7 @@ struct bs_engine {
      * the lock with atomic stores, so that it can be tested without it */
     struct watch_rec *watched;
     struct watch_rec *free_watches; /* recycled side records (next-linked) */
+    bs_census *census; /* the exporter census, or NULL (engine_set_census) */
 };
 
 /* Sends F to the sink at the severity the options give its check. */

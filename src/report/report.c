@@ -707,3 +707,39 @@ void report_held(const bs_finding *f)
     sb_free(&b);
     pthread_mutex_unlock(&lock);
 }
+
+/* ---- stacks for other reports (the census) ------------------------------ */
+
+void report_stack_location(uint32_t stack, strbuf *b)
+{
+    static shown_stack s;
+    pthread_mutex_lock(&lock);
+    collect(stack, &s);
+    summary_location(&s, b);
+    pthread_mutex_unlock(&lock);
+}
+
+void report_stack_text(strbuf *b, const char *title, uint32_t thread, uint32_t stack)
+{
+    static shown_stack s;
+    pthread_mutex_lock(&lock);
+    collect(stack, &s);
+    bs_finding_stack fs = {"", title, thread, stack};
+    text_stack(b, &fs, &s);
+    pthread_mutex_unlock(&lock);
+}
+
+void report_stack_json(strbuf *b, const char *role, uint32_t thread, uint32_t stack)
+{
+    static shown_stack s;
+    pthread_mutex_lock(&lock);
+    collect(stack, &s);
+    bs_finding_stack fs = {role, "", thread, stack};
+    json_stack(b, &fs, &s);
+    pthread_mutex_unlock(&lock);
+}
+
+int report_current_pid(void)
+{
+    return report_pid();
+}

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "../common/options.h"
+#include "../common/strbuf.h"
 #include "../engine/engine.h"
 
 void report_init(const bs_options *opts);
@@ -44,5 +45,14 @@ void report_set_pid(int pid);
 /* Offline reports: an export still held where a trace ends (its process
  * died). Written like a finding, headed "held at end of trace", not counted. */
 void report_held(const bs_finding *f);
+
+/* For reports other than findings (the census): where STACK is (the
+ * innermost frame outside the interpreter, as on a SUMMARY line), and the
+ * stack itself as text (titled TITLE) or as a JSON object with ROLE. */
+void report_stack_location(uint32_t stack, strbuf *b);
+void report_stack_text(strbuf *b, const char *title, uint32_t thread, uint32_t stack);
+void report_stack_json(strbuf *b, const char *role, uint32_t thread, uint32_t stack);
+/* The pid reports name (the recorded one offline). */
+int report_current_pid(void);
 
 #endif

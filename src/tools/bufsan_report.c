@@ -23,6 +23,7 @@
 #include "../common/u64map.h"
 #include "../engine/engine.h"
 #include "../engine/view_check.h"
+#include "../report/census_report.h"
 #include "../report/output.h"
 #include "../report/report.h"
 #include "../stacks/depot.h"
@@ -30,6 +31,7 @@
 #include "../trace/fields.h"
 #include "../trace/reader.h"
 #include "html.h"
+#include "html_census.h"
 
 static FILE *msg; /* messages (stderr, even when reports go to stdout) */
 
@@ -198,6 +200,9 @@ static void apply_recorded_rule_options(bs_options *local, const bs_options *cmd
     bs_options_free(&def);
 }
 
+/* --census: one census over every trace replayed */
+static bs_census *census;
+
 static int replay_file(const char *path, const bs_options *opts, html_doc *html, int *first_pid)
 {
     mapped m;
@@ -219,6 +224,8 @@ static int replay_file(const char *path, const bs_options *opts, html_doc *html,
      * writable_policy=), unless the command line sets them */
     bs_options local = *opts;
     r.engine = engine_new(&local, replay_sink, &r);
+    if (census)
+        engine_set_census(r.engine, census);
     u64map_init(&r.stacks, 1024);
     u64map_init(&r.typenames, 64);
     r.mods_dirty = 1;
@@ -319,6 +326,11 @@ static int replay_file(const char *path, const bs_options *opts, html_doc *html,
     } else if (html) {
         html_end_process(html, r.pid, r.now, r.engine, 0);
     }
+    if (census) {
+        apply_modules(&r); /* the census names its sites before the map goes */
+        engine_census_flush(r.engine);
+        census_resolve(census);
+    }
     engine_free(r.engine);
     u64map_destroy(&r.stacks);
     u64map_destroy(&r.typenames);
@@ -370,6 +382,10 @@ static int cmd_report(int argc, char **argv)
         return BS_OPTIONS_EXIT_STATUS;
     }
     html_doc *html = html_path ? html_new() : NULL;
+    if (opts.census)
+        census = census_new(opts.hash_limit, opts.hash_full);
+    if (html)
+        html_census_attach(census);
     int bad = 0, first_pid = 0;
     struct stat *ids = calloc((size_t)nfiles, sizeof *ids);
     for (int i = 0; i < nfiles; i++) {
@@ -398,6 +414,7 @@ static int cmd_report(int argc, char **argv)
     free(ids);
     if (first_pid)
         report_set_pid(first_pid);
+    census_report_write(census, &opts);
     report_summary();
     if (html) {
         if (html_write(html, html_path, err, sizeof err) < 0) {
@@ -406,6 +423,8 @@ static int cmd_report(int argc, char **argv)
         }
         html_free(html);
     }
+    census_free(census);
+    census = NULL;
     free(files);
     if (report_error_count())
         return (int)opts.exitcode;

@@ -11,6 +11,7 @@
 
 #include "../common/checks.h"
 #include "../common/strbuf.h"
+#include "html_census.h"
 #include "../common/u64map.h"
 #include "../stacks/depot.h"
 #include "../stacks/symbolize.h"
@@ -428,6 +429,7 @@ int html_write(html_doc *d, const char *path, char *err, size_t errlen)
             fputs(sections[i].script, out);
             fputs("</script>\n", out);
         }
+    html_census_write(out);
     fputs("</body></html>\n", out);
     int bad = ferror(out);
     if (fclose(out) != 0 || bad) {

@@ -8,6 +8,9 @@
  *   bufsan.findings (start, list)  appends (json, test, repeat) for each
  *                              finding reported since occurrence START
  *   bufsan.context (str|None)  the test running now: findings name it
+ *   bufsan.expect (list of check names)  findings of these checks are
+ *                              expected (suppressed, still listed) until
+ *                              the next bufsan.expect
  *   bufsan.live (list)         appends a key for each live export (a mark)
  *   bufsan.checkpoint (mark, list)  reports leaked-export for the live
  *                              exports whose key is not in MARK (acquired
@@ -109,7 +112,7 @@ static int query(PyObject *out)
 
 static int append_occurrence(const char *json, const char *context, int repeat, void *ctx)
 {
-    PyObject *t = Py_BuildValue("(szO)", json, context, repeat ? Py_True : Py_False);
+    PyObject *t = Py_BuildValue("(szi)", json, context, repeat);
     if (!t)
         return -1;
     int rc = PyList_Append((PyObject *)ctx, t);
@@ -262,6 +265,29 @@ static int checkpoint(PyObject *mark, PyObject *out)
     return rc;
 }
 
+static int expect(PyObject *names)
+{
+    PyObject *seq = PySequence_Fast(names, "bufsan.expect: a list of check names");
+    if (!seq)
+        return -1;
+    uint64_t mask = 0;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        Py_ssize_t len;
+        const char *s = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(seq, i), &len);
+        int id = s ? bs_check_by_name(s, (unsigned long)len) : -1;
+        if (id < 0 || id >= 64) {
+            Py_DECREF(seq);
+            if (s)
+                PyErr_Format(PyExc_ValueError, "bufsan.expect: unknown check '%s'", s);
+            return -1;
+        }
+        mask |= 1ULL << id;
+    }
+    Py_DECREF(seq);
+    report_set_expected(mask);
+    return 0;
+}
+
 int pyapi_audit(const char *event, PyObject *args)
 {
     const char *name = event + 7; /* after "bufsan." */
@@ -281,6 +307,8 @@ int pyapi_audit(const char *event, PyObject *args)
         report_set_context(s);
         return 0;
     }
+    if (!strcmp(name, "expect") && a0)
+        return expect(a0);
     if (!strcmp(name, "live") && a0)
         return live(a0);
     if (!strcmp(name, "checkpoint") && a1)

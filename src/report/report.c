@@ -51,7 +51,14 @@ typedef struct {
     size_t entry;
     char *context;
     int repeat;
+    char *own_json; /* an expected finding (not in the log): its own report */
 } occurrence;
+/* checks the program expects now (report_set_expected): bit per check */
+static uint64_t expected_checks;
+static uint64_t nexpected;
+/* the expected findings: the same one again later (the expected leak, seen
+ * again at exit) is expected too */
+static bs_finding_log expected_log;
 static occurrence *occs;
 static size_t nocc, occ_cap;
 
@@ -512,7 +519,7 @@ static void note_occurrence_locked(const bs_logged_finding *e, const char *json,
         occs = n;
         occ_cap = cap;
     }
-    occs[nocc++] = (occurrence){idx, context[0] ? strdup(context) : NULL, repeat};
+    occs[nocc++] = (occurrence){idx, context[0] ? strdup(context) : NULL, repeat, NULL};
     entry_gen[idx] = context_gen;
 }
 
@@ -533,10 +540,41 @@ size_t report_for_each_occurrence(size_t from,
     pthread_mutex_lock(&lock);
     size_t n = nocc;
     for (size_t i = from; i < n; i++)
-        if (fn(entry_json[occs[i].entry], occs[i].context, occs[i].repeat, ctx) < 0)
+        if (fn(occs[i].own_json ? occs[i].own_json : entry_json[occs[i].entry], occs[i].context,
+               occs[i].own_json ? 2 : occs[i].repeat, ctx) < 0)
             break;
     pthread_mutex_unlock(&lock);
     return n;
+}
+
+void report_set_expected(uint64_t checks)
+{
+    pthread_mutex_lock(&lock);
+    expected_checks = checks;
+    pthread_mutex_unlock(&lock);
+}
+
+/* A finding the program said it expects: counted as suppressed, not
+ * printed, handed to the program (bounded: a loop of them is not kept). */
+static void note_expected_locked(const bs_finding *f, resolved_storage *rs)
+{
+    if (++nexpected > 10000 || (nocc == occ_cap && occ_cap >= 1u << 20))
+        return;
+    if (nocc == occ_cap) {
+        size_t cap = occ_cap ? occ_cap * 2 : 64;
+        occurrence *n = realloc(occs, cap * sizeof *n);
+        if (!n)
+            return;
+        occs = n;
+        occ_cap = cap;
+    }
+    bs_rfinding r;
+    resolve(f, rs, &r);
+    char fingerprint[17];
+    rfinding_fingerprint(&r, fingerprint);
+    strbuf j = {0};
+    format_json(&j, f, rs->shown, fingerprint, NULL);
+    occs[nocc++] = (occurrence){0, context[0] ? strdup(context) : NULL, 0, j.data};
 }
 
 void report_finding(const bs_finding *f, void *unused)
@@ -546,6 +584,19 @@ void report_finding(const bs_finding *f, void *unused)
     pthread_mutex_lock(&lock);
     if (suppressed(f)) {
         nsuppressed++;
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    if (f->check < 64 && (expected_checks >> f->check & 1)) {
+        int is_new_expected = 1;
+        findlog_add(&expected_log, f, &is_new_expected);
+        nsuppressed++;
+        note_expected_locked(f, &rs);
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    if (expected_log.n && findlog_find(&expected_log, f)) {
+        /* repeated outside the test that expected it: counted once there */
         pthread_mutex_unlock(&lock);
         return;
     }
@@ -817,12 +868,15 @@ void report_after_fork_child(void)
     memset(count_by_check, 0, sizeof count_by_check);
     nerrors = nwarnings = nsuppressed = nduplicates = 0;
     findlog_clear(&findlog);
+    findlog_clear(&expected_log);
     for (size_t i = 0; i < entry_cap; i++)
         free(entry_json[i]);
     memset(entry_json, 0, entry_cap * sizeof *entry_json);
     memset(entry_gen, 0, entry_cap * sizeof *entry_gen);
-    for (size_t i = 0; i < nocc; i++)
+    for (size_t i = 0; i < nocc; i++) {
         free(occs[i].context);
+        free(occs[i].own_json);
+    }
     nocc = 0;
     summary_done = 0;
     /* the parent's record is the parent's; the child creates its own at its

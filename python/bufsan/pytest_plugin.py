@@ -160,12 +160,12 @@ class BufsanSession:
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
-        self._new()  # findings made between tests belong to no test: see sessionfinish
+        self._between_tests()
         self.expect, self.skip = _marker(item)
         self.expected_seen = set()
         self.mark = None
         bufsan.set_test(item.nodeid)
-        bufsan.set_expected(self.expect)
+        bufsan.set_expected(self.expect + self.skip)
         try:
             yield
         finally:
@@ -207,13 +207,16 @@ class BufsanSession:
                 f = json.loads(value)
                 self.results.append((report.nodeid, report.when, f))
 
-    def pytest_sessionfinish(self, session):
-        # findings outside any test (collection, module imports, fixtures
-        # of wider scope torn down at the end)
+    def _between_tests(self):
+        """Findings made outside any test (collection, module imports,
+        session fixtures): listed under <session> by the controller; a
+        worker's stay in its own report and the launcher's verdict."""
         for f in self._new():
-            if self.is_worker:
-                continue  # the worker's own process record reaches the launcher
-            self.results.append(("<session>", "session", f))
+            if not self.is_worker:
+                self.results.append(("<session>", "session", f))
+
+    def pytest_sessionfinish(self, session):
+        self._between_tests()
 
     def _report_path(self):
         p = self.config.getoption("bufsan_report") or self.config.getini("bufsan_report")

@@ -131,7 +131,7 @@ def first_frame(finding):
     for st in finding.get("stacks", []):
         for fr in st.get("frames", []):
             if fr.get("kind") == "python":
-                if _runner_file(fr.get("file", "")):
+                if _runner_frame(fr) or fr.get("file", "").startswith("<frozen "):
                     continue
                 return "%s:%s in %s" % (fr["file"], fr["line"], fr["function"])
             return "%s:%s in %s" % (fr.get("file") or fr.get("module"), fr.get("line", "?"),
@@ -151,12 +151,10 @@ def native_frame(finding):
     return None
 
 
-_RUNNER = ("/_pytest/", "/pytest/__main__.py", "/pluggy/", "/xdist/", "/execnet/", "/importlib/",
-           "/bufsan/pytest_plugin.py", "/runpy.py")
-
-
-def _runner_file(path):
-    return path.startswith("<frozen ") or any(r in path for r in _RUNNER)
+def _runner_frame(frame):
+    """A frame of the test runner or the import system: the core marks them
+    ("runner": "pytest"), the ones its text reports fold."""
+    return bool(frame.get("runner"))
 
 
 def describe(finding):

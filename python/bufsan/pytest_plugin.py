@@ -275,8 +275,7 @@ def render(f, nodeid, when):
         while i < len(frames):
             fr = frames[i]
             j = i
-            while j < len(frames) and frames[j].get("kind") == "python" and \
-                    bufsan._runner_file(frames[j].get("file", "")):
+            while j < len(frames) and bufsan._runner_frame(frames[j]):
                 j += 1
             if j - i >= 2:
                 out.append("    ... %d frames of the test runner and import system ..." % (j - i))

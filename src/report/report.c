@@ -317,6 +317,12 @@ static void json_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack 
         sb_json_str(b, s->st.py[i]->file);
         sb_printf(b, ", \"line\": %d, \"function\": ", s->st.py[i]->line);
         sb_json_str(b, s->st.py[i]->function);
+        const char *runner = runner_group(s->st.py[i]->file);
+        if (runner) {
+            /* what text reports fold (fold_frames) */
+            sb_puts(b, ", \"runner\": ");
+            sb_json_str(b, runner);
+        }
         sb_puts(b, "}");
     }
     for (int i = 0; i < s->nnative; i++, k++) {

@@ -102,10 +102,14 @@ def main():
                        cwd=work, capture_output=True, text=True)
         recs = [json.loads(l) for n in os.listdir(work) if n.startswith("json.")
                 for l in open(os.path.join(work, n)) if l.startswith("{")]
-        files = [fr.get("file", "") for r in recs if r["kind"] == "finding"
-                 for st in r["stacks"] for fr in st["frames"]]
-        if not any("/_pytest/" in x for x in files):
+        frames = [fr for r in recs if r["kind"] == "finding"
+                  for st in r["stacks"] for fr in st["frames"]]
+        pytest_frames = [fr for fr in frames if "/_pytest/" in fr.get("file", "")]
+        if not pytest_frames:
             fail("JSON findings lost the pytest frames", json.dumps(recs)[:2000])
+        if any(fr.get("runner") != "pytest" for fr in pytest_frames) or \
+                any(fr.get("runner") for fr in frames if fr.get("function") == "test_leaky"):
+            fail("JSON frames: wrong \"runner\" marks", json.dumps(frames)[:2000])
     print("ok")
     return 0
 

@@ -178,6 +178,11 @@ def main():
                         work, env).stdout.split()
             if len(where) != 2 or not where[0].startswith(venv) or not where[1].startswith(venv):
                 fail("the installed package or its libraries are not in the venv: %r" % where)
+            # the console script is the launcher
+            p = run([os.path.join(venv, "bin", "bufsan"), "run", vpy, "-c",
+                     "import bufsan; assert bufsan.active()"], work, env)
+            if p.returncode:
+                fail("venv/bin/bufsan run: status %d" % p.returncode, p.stdout + p.stderr)
             cmd = [vpy, "-m", "pytest", "--bufsan", "--bufsan-options=" + opts] + common
         else:
             fail("unknown mode " + mode)

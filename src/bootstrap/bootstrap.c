@@ -28,6 +28,7 @@
 #include "../stacks/symbolize.h"
 #include "../trace/writer.h"
 #include "core.h"
+#include "pyapi.h"
 #include "../common/safe_read.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -331,6 +332,8 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
         return 0;
     if (__builtin_expect(stale_entry != NULL, 0))
         free_stale_entry();
+    if (event[0] == 'b' && !strncmp(event, "bufsan.", 7) && installed)
+        return pyapi_audit(event, args);
     if (__builtin_expect(!installed || !imp_wrapped, 0) ||
         (event[0] == 'i' && !strcmp(event, "import")) ||
         (event[0] == 'c' && !strcmp(event, "cpython._PySys_ClearAuditHooks"))) {

@@ -51,6 +51,14 @@ static int same_finding(const bs_finding *a, const bs_finding *b)
     return 1;
 }
 
+bs_logged_finding *findlog_find(bs_finding_log *log, const bs_finding *f)
+{
+    for (size_t i = 0; i < log->n; i++)
+        if (same_finding(&log->items[i].first, f))
+            return &log->items[i];
+    return NULL;
+}
+
 bs_logged_finding *findlog_add(bs_finding_log *log, const bs_finding *f, int *is_new)
 {
     for (size_t i = 0; i < log->n; i++) {

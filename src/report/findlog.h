@@ -32,6 +32,9 @@ typedef struct {
  * was logged before (then the caller prints it). NULL when out of memory. */
 bs_logged_finding *findlog_add(bs_finding_log *log, const bs_finding *f, int *is_new);
 
+/* The entry identical to F, or NULL (nothing is added). */
+bs_logged_finding *findlog_find(bs_finding_log *log, const bs_finding *f);
+
 /* Number of reports that repeated an earlier one. */
 uint64_t findlog_repeats(const bs_finding_log *log);
 

@@ -37,6 +37,30 @@ static int fixed_pid; /* offline: the recorded process */
 static int held_mode; /* report_held in progress */
 static int runrec_fd = -1;   /* this process's run record (run_dir), or -1 */
 static int runrec_failed;    /* creating it failed: said once */
+/* The test (or other unit of work) running now, named by the program through
+ * report_set_context; each change starts a new generation. */
+static char context[512];
+static uint64_t context_gen = 1;
+/* For the program itself (report_for_each_occurrence): the JSON of each
+ * distinct finding (by findlog index) and one occurrence per distinct
+ * finding and context generation. */
+static char **entry_json;
+static uint64_t *entry_gen;
+static size_t entry_cap;
+typedef struct {
+    size_t entry;
+    char *context;
+    int repeat;
+    char *own_json; /* an expected finding (not in the log): its own report */
+} occurrence;
+/* checks the program expects now (report_set_expected): bit per check */
+static uint64_t expected_checks;
+static uint64_t nexpected;
+/* the expected findings: the same one again later (the expected leak, seen
+ * again at exit) is expected too */
+static bs_finding_log expected_log;
+static occurrence *occs;
+static size_t nocc, occ_cap;
 
 static int report_pid(void)
 {
@@ -209,13 +233,65 @@ static void resolve(const bs_finding *f, resolved_storage *rs, bs_rfinding *out)
     *out = (bs_rfinding){f, 1, f->count, f->bytes, f->nstacks, rs->stacks};
 }
 
+/* Frames of the test runner and of the import system, folded in text
+ * reports (fold_frames): the stack of a finding under pytest starts with
+ * 30 frames of pytest and pluggy that say nothing about the bug. */
+static const struct {
+    const char *needle;
+    int prefix; /* 1: the file name starts with needle; 0: contains it */
+    const char *group;
+} runner_files[] = {
+    {"/_pytest/", 0, "pytest"},       {"/pytest/__main__.py", 0, "pytest"},
+    {"/pluggy/", 0, "pluggy"},        {"/xdist/", 0, "xdist"},
+    {"/execnet/", 0, "execnet"},      {"<frozen importlib", 1, "importlib"},
+    {"/importlib/", 0, "importlib"},  {"<frozen runpy>", 1, "runpy"},
+    {"/runpy.py", 0, "runpy"},        {"/bufsan/pytest_plugin.py", 0, "bufsan"},
+};
+
+static const char *runner_group(const char *file)
+{
+    if (!file)
+        return NULL;
+    for (size_t i = 0; i < sizeof runner_files / sizeof runner_files[0]; i++)
+        if (runner_files[i].prefix ? !strncmp(file, runner_files[i].needle,
+                                              strlen(runner_files[i].needle))
+                                   : strstr(file, runner_files[i].needle) != NULL)
+            return runner_files[i].group;
+    return NULL;
+}
+
 static void text_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack *s)
 {
     sb_printf(b, "  %s\n", fs->title);
     int k = 0;
-    for (uint32_t i = 0; i < s->st.npy; i++)
+    for (uint32_t i = 0; i < s->st.npy; i++) {
+        uint32_t run = 0;
+        if (opts->fold_frames)
+            while (i + run < s->st.npy && runner_group(s->st.py[i + run]->file))
+                run++;
+        if (run >= 2) {
+            /* the groups of the run, each named once, in order of appearance */
+            const char *groups[8];
+            int ng = 0;
+            for (uint32_t j = i; j < i + run; j++) {
+                const char *g = runner_group(s->st.py[j]->file);
+                int seen = 0;
+                for (int q = 0; q < ng; q++)
+                    seen |= groups[q] == g;
+                if (!seen && ng < 8)
+                    groups[ng++] = g;
+            }
+            sb_printf(b, "    ... %u frames of ", run);
+            for (int q = 0; q < ng; q++)
+                sb_printf(b, "%s%s", q ? ", " : "", groups[q]);
+            sb_puts(b, " ...\n");
+            k += (int)run;
+            i += run - 1;
+            continue;
+        }
         sb_printf(b, "    #%d %s:%d in %s\n", k++, s->st.py[i]->file, s->st.py[i]->line,
                   s->st.py[i]->function);
+    }
     for (int i = 0; i < s->nnative; i++) {
         const bs_native_frame *f = &s->native[i];
         sb_printf(b, "    #%d 0x%llx in %s (%s+0x%llx)", k++,
@@ -241,6 +317,12 @@ static void json_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack 
         sb_json_str(b, s->st.py[i]->file);
         sb_printf(b, ", \"line\": %d, \"function\": ", s->st.py[i]->line);
         sb_json_str(b, s->st.py[i]->function);
+        const char *runner = runner_group(s->st.py[i]->file);
+        if (runner) {
+            /* what text reports fold (fold_frames) */
+            sb_puts(b, ", \"runner\": ");
+            sb_json_str(b, runner);
+        }
         sb_puts(b, "}");
     }
     for (int i = 0; i < s->nnative; i++, k++) {
@@ -273,6 +355,8 @@ static void format_text(strbuf *b, const bs_finding *f, shown_stack *stacks)
         sb_printf(b, "==%d==%s: bufsan: %s: %s\n", pid,
                   f->severity == BS_SEV_ERROR ? "ERROR" : "WARNING", bs_checks[f->check].name,
                   f->message);
+    if (context[0] && !held_mode)
+        sb_printf(b, "  during test %s\n", context);
     for (int i = 0; i < f->nstacks; i++)
         text_stack(b, &f->stacks[i], &stacks[i]);
     if (held_mode) {
@@ -297,6 +381,10 @@ static void format_json(strbuf *b, const bs_finding *f, shown_stack *stacks,
                   bs_severity_name(f->severity), report_pid());
     }
     sb_json_str(b, f->message);
+    if (context[0] && !held_mode) {
+        sb_puts(b, ", \"test\": ");
+        sb_json_str(b, context);
+    }
     sb_puts(b, ", \"exporter\": ");
     if (f->has_exporter) {
         sb_puts(b, "{\"type\": ");
@@ -402,6 +490,99 @@ static int match_suppressions(const bs_finding *f)
     return r ? (int)(r - suppressions.rules) : -1;
 }
 
+/* Notes an occurrence of findlog entry E for the program (once per context
+ * generation); JSON is its report, given when E is new. Lock held. */
+static void note_occurrence_locked(const bs_logged_finding *e, const char *json, int repeat)
+{
+    if (!e)
+        return;
+    size_t idx = (size_t)(e - findlog.items);
+    if (idx >= entry_cap) {
+        size_t cap = entry_cap ? entry_cap * 2 : 64;
+        while (cap <= idx)
+            cap *= 2;
+        char **nj = realloc(entry_json, cap * sizeof *nj);
+        if (!nj)
+            return;
+        entry_json = nj;
+        uint64_t *ng = realloc(entry_gen, cap * sizeof *ng);
+        if (!ng)
+            return;
+        entry_gen = ng;
+        memset(entry_json + entry_cap, 0, (cap - entry_cap) * sizeof *nj);
+        memset(entry_gen + entry_cap, 0, (cap - entry_cap) * sizeof *ng);
+        entry_cap = cap;
+    }
+    if (json && !entry_json[idx])
+        entry_json[idx] = strdup(json);
+    if (entry_gen[idx] == context_gen || !entry_json[idx])
+        return;
+    if (nocc == occ_cap) {
+        size_t cap = occ_cap ? occ_cap * 2 : 64;
+        occurrence *n = realloc(occs, cap * sizeof *n);
+        if (!n)
+            return;
+        occs = n;
+        occ_cap = cap;
+    }
+    occs[nocc++] = (occurrence){idx, context[0] ? strdup(context) : NULL, repeat, NULL};
+    entry_gen[idx] = context_gen;
+}
+
+void report_set_context(const char *name)
+{
+    pthread_mutex_lock(&lock);
+    snprintf(context, sizeof context, "%s", name ? name : "");
+    escape_message(context, sizeof context);
+    context_gen++;
+    pthread_mutex_unlock(&lock);
+}
+
+size_t report_for_each_occurrence(size_t from,
+                                  int (*fn)(const char *json, const char *context, int repeat,
+                                            void *ctx),
+                                  void *ctx)
+{
+    pthread_mutex_lock(&lock);
+    size_t n = nocc;
+    for (size_t i = from; i < n; i++)
+        if (fn(occs[i].own_json ? occs[i].own_json : entry_json[occs[i].entry], occs[i].context,
+               occs[i].own_json ? 2 : occs[i].repeat, ctx) < 0)
+            break;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+void report_set_expected(uint64_t checks)
+{
+    pthread_mutex_lock(&lock);
+    expected_checks = checks;
+    pthread_mutex_unlock(&lock);
+}
+
+/* A finding the program said it expects: counted as suppressed, not
+ * printed, handed to the program (bounded: a loop of them is not kept). */
+static void note_expected_locked(const bs_finding *f, resolved_storage *rs)
+{
+    if (++nexpected > 10000 || (nocc == occ_cap && occ_cap >= 1u << 20))
+        return;
+    if (nocc == occ_cap) {
+        size_t cap = occ_cap ? occ_cap * 2 : 64;
+        occurrence *n = realloc(occs, cap * sizeof *n);
+        if (!n)
+            return;
+        occs = n;
+        occ_cap = cap;
+    }
+    bs_rfinding r;
+    resolve(f, rs, &r);
+    char fingerprint[17];
+    rfinding_fingerprint(&r, fingerprint);
+    strbuf j = {0};
+    format_json(&j, f, rs->shown, fingerprint, NULL);
+    occs[nocc++] = (occurrence){0, context[0] ? strdup(context) : NULL, 0, j.data};
+}
+
 void report_finding(const bs_finding *f, void *unused)
 {
     (void)unused;
@@ -412,11 +593,25 @@ void report_finding(const bs_finding *f, void *unused)
         pthread_mutex_unlock(&lock);
         return;
     }
+    if (f->check < 64 && (expected_checks >> f->check & 1)) {
+        int is_new_expected = 1;
+        findlog_add(&expected_log, f, &is_new_expected);
+        nsuppressed++;
+        note_expected_locked(f, &rs);
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    if (expected_log.n && findlog_find(&expected_log, f)) {
+        /* repeated outside the test that expected it: counted once there */
+        pthread_mutex_unlock(&lock);
+        return;
+    }
     /* the same check with the same stacks again: counted, not printed */
     int is_new = 1;
     bs_logged_finding *e = findlog_add(&findlog, f, &is_new);
     if (!is_new) {
         nduplicates++;
+        note_occurrence_locked(e, NULL, 1);
         pthread_mutex_unlock(&lock);
         return;
     }
@@ -451,6 +646,14 @@ void report_finding(const bs_finding *f, void *unused)
     }
     if (b.data)
         output_write(b.data, b.len);
+    if (opts->log_format == BS_LOG_FORMAT_JSON) {
+        note_occurrence_locked(e, b.data, 0);
+    } else {
+        strbuf j = {0};
+        format_json(&j, f, rs.shown, fingerprint, supp.data);
+        note_occurrence_locked(e, j.data, 0);
+        sb_free(&j);
+    }
     sb_free(&b);
     if (annotate) {
         github_annotation(&b, &r);
@@ -671,6 +874,16 @@ void report_after_fork_child(void)
     memset(count_by_check, 0, sizeof count_by_check);
     nerrors = nwarnings = nsuppressed = nduplicates = 0;
     findlog_clear(&findlog);
+    findlog_clear(&expected_log);
+    for (size_t i = 0; i < entry_cap; i++)
+        free(entry_json[i]);
+    memset(entry_json, 0, entry_cap * sizeof *entry_json);
+    memset(entry_gen, 0, entry_cap * sizeof *entry_gen);
+    for (size_t i = 0; i < nocc; i++) {
+        free(occs[i].context);
+        free(occs[i].own_json);
+    }
+    nocc = 0;
     summary_done = 0;
     /* the parent's record is the parent's; the child creates its own at its
      * first finding or at its end (a child that execs gets one at start) */

@@ -24,6 +24,28 @@ void report_hide_module(const char *path);
 /* Same, for the module containing ADDR (resolved when first needed). */
 void report_hide_address(uint64_t addr);
 
+/* The test the program is running now (NULL or "": none): findings name it
+ * ("test" in JSON, "during test" in text) until the next call. */
+void report_set_context(const char *name);
+
+/* Findings of these checks (a bit per bs_check_id) are expected by the
+ * program until the next call (a test marked to expect them): counted as
+ * suppressed, not printed, not errors; the program still gets them. */
+void report_set_expected(uint64_t checks);
+
+/* Calls FN for each finding reported since occurrence FROM, oldest first:
+ * its JSON object (one line, as log_format=json writes it when first
+ * reported), the context it occurred in, and REPEAT: 0 the first report,
+ * 1 an identical finding reported before (JSON is the first report's),
+ * 2 an expected finding (report_set_expected). A finding that
+ * recurs within one context is listed once. FN returning -1 stops. Returns
+ * the number of occurrences so far (the FROM of the next call). Called
+ * with the report lock held: FN must not report. */
+size_t report_for_each_occurrence(size_t from,
+                                  int (*fn)(const char *json, const char *context, int repeat,
+                                            void *ctx),
+                                  void *ctx);
+
 /* The engine's finding sink. */
 void report_finding(const bs_finding *f, void *unused);
 

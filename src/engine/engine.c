@@ -326,6 +326,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
     x->contents_hash = ev->contents_hash;
     x->in_view_map = 1;
     x->consumer = ev->consumer;
+    x->trusted = ev->trusted != 0;
     x->owner = o;
     export_rec *old;
     if (u64map_exchange(&e->by_view, ev->view, x, (void **)&old) < 0) {

@@ -107,6 +107,7 @@ int engine_any_watched(bs_engine *e);
 typedef struct {
     uint64_t view, obj, buf;
     int64_t len;
+    int trusted; /* bs_event.trusted of its export */
 } bs_watch;
 
 /* Fills OUT (up to MAX) with the live hashed exports to observe: the one

@@ -117,6 +117,11 @@ typedef struct {
     /* BS_EV_OBSERVE at BS_OBS_WRITE_AFTER: the Py_buffer of the writable
      * export being released (0: the writer is a mutation slot call) */
     uint64_t writer;
+    /* exports: the exporter's bf_getbuffer is the interpreter's own (bytes,
+     * bytearray, memoryview, ...): its buf is memory the exporter owns, alive
+     * while the export is, and is hashed without probing it first */
+    uint32_t trusted;
+    uint32_t pad_trusted;
     /* the view's snapshot (struct bs_view_snapshot), online only: not part of
      * a trace */
     const void *snapshot;

@@ -40,6 +40,7 @@ typedef struct export_rec {
     /* mutation rules (rules_mutation.c) */
     uint8_t consumer;  /* bs_consumer */
     uint8_t moved, reported;
+    uint8_t trusted; /* bs_event.trusted */
     census_hold census; /* census.c, when a census is attached */
 } export_rec;
 

@@ -468,7 +468,7 @@ static size_t add_watch(const export_rec *x, bs_watch *out, size_t n, size_t max
     if (x->moved || x->reported || !x->in_view_map)
         return n;
     if (n < max)
-        out[n] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len};
+        out[n] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len, x->trusted};
     return n + 1;
 }
 
@@ -491,7 +491,7 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_vie
             x = engine_find_copy(e, obj, copy, NULL); /* as a release matches */
         if (x && x->w && !x->moved && !x->reported) {
             if (max)
-                out[0] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len};
+                out[0] = (bs_watch){x->view, x->obj, x->v.buf, x->v.len, x->trusted};
             n = 1;
         }
     } else {

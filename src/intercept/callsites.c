@@ -40,7 +40,7 @@ int callsite_get_buffer(void *o, void *v, int flags)
     {
         /* a type no stub covers yet (readied after the last walk): record
          * this export here and patch the type for the next ones */
-        slots_record_export(view->obj, view, flags, NULL, 0);
+        slots_record_export(view->obj, view, flags, NULL, 0, 0);
         tls->guard++;
         slots_patch_type(Py_TYPE(view->obj), 0);
         tls->guard--;

@@ -69,14 +69,14 @@ static uint64_t hash_region(const unsigned char *p, size_t n)
     return h;
 }
 
-int bs_hash_region(uint64_t buf, int64_t len, uint64_t *hash)
+int bs_hash_region(uint64_t buf, int64_t len, int trusted, uint64_t *hash)
 {
     const unsigned char *p = (const unsigned char *)(uintptr_t)buf;
     if (!p || len <= 0) {
         *hash = 0x9e3779b97f4a7c15ULL;
         return 1;
     }
-    if (buf + (uint64_t)len < buf || !region_readable(buf, (size_t)len))
+    if (buf + (uint64_t)len < buf || (!trusted && !region_readable(buf, (size_t)len)))
         return 0;
     *hash = hash_region(p, (size_t)len);
     clean_vector_state();
@@ -93,7 +93,7 @@ void bs_observe_list(const bs_watch *w, size_t n, uint32_t point, uint64_t write
         ev.v.buf = w[i].buf;
         ev.v.len = w[i].len;
         ev.hashed = 1;
-        if (!bs_hash_region(w[i].buf, w[i].len, &ev.hash))
+        if (!bs_hash_region(w[i].buf, w[i].len, w[i].trusted, &ev.hash))
             continue; /* the memory is gone: nothing to observe */
         ev.observe_point = point;
         ev.writer = writer;
@@ -135,7 +135,7 @@ void bs_hash_for_release(bs_event *ev, Py_buffer *view, PyObject *obj)
     if (engine_watch_list(bs_core_state.engine, (uint64_t)(uintptr_t)obj,
                           (uint64_t)(uintptr_t)view, &ev->v, &w, 1) != 1)
         return;
-    ev->hashed = bs_hash_region(w.buf, w.len, &ev->hash);
+    ev->hashed = bs_hash_region(w.buf, w.len, w.trusted, &ev->hash);
 }
 
 int bs_view_hashable(const bs_view_snapshot *s)

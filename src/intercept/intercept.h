@@ -52,9 +52,10 @@ struct bs_view_snapshot;
 /* Records an export that no slot stub saw (call site fallback). SNAP: the
  * view's snapshot, NULL to take (and check) it here; FIELDS_BAD: the
  * checker found bad-view-fields in it (then what its pointers point to is
- * not compared at release). */
+ * not compared at release); TRUSTED: the bf_getbuffer that filled it is the
+ * interpreter's own (bs_event.trusted). */
 void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
-                         const struct bs_view_snapshot *snap, int fields_bad);
+                         const struct bs_view_snapshot *snap, int fields_bad, int trusted);
 
 /* Can O be used as an object (its header and its type read through the
  * guarded reads)? For view->obj, which the exporter filled. */
@@ -88,8 +89,10 @@ int bs_view_hashable(const struct bs_view_snapshot *s);
 
 /* A content hash of the LEN bytes at BUF (whole up to hash_limit, else
  * sampled windows; see hash_full) into *HASH. Returns 0, hashing nothing,
- * when a byte it would hash cannot be read (a wild or freed buf). */
-int bs_hash_region(uint64_t buf, int64_t len, uint64_t *hash);
+ * when a byte it would hash cannot be read (a wild or freed buf). TRUSTED:
+ * the memory of an interpreter's own exporter, alive while its export is:
+ * hashed without probing (a probe is a system call per page or window). */
+int bs_hash_region(uint64_t buf, int64_t len, int trusted, uint64_t *hash);
 
 /* Hashes the watched live exports of OBJ (all of them when OBJ is 0) and
  * sends them to the engine as BS_EV_OBSERVE at POINT (bs_observe_point).

@@ -319,7 +319,7 @@ void slots_probe_consumers(void)
 }
 
 void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
-                         const bs_view_snapshot *snap, int fields_bad)
+                         const bs_view_snapshot *snap, int fields_bad, int trusted)
 {
     bs_tls *tls = bs_thread();
     tls->guard++;
@@ -331,6 +331,7 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
     ev.obj = (uint64_t)(uintptr_t)exporter;
     ev.type_name = type_name_of(Py_TYPE(exporter), gil);
     slots_view_fields(&ev.v, view);
+    ev.trusted = trusted && !fields_bad;
     bs_view_snapshot own;
     if (!snap) {
         slots_snapshot_view(&own, view, exporter, flags);
@@ -368,7 +369,7 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
     bs_observe_exports(ev.obj, BS_OBS_EXPORT, ev.v.buf, ev.v.len, ev.thread, ev.stack);
     if (engine_wants_hash(&bs_core_state.opts, flags, view->readonly, ev.consumer) &&
         bs_view_hashable(snap))
-        ev.hashed = bs_hash_region(ev.v.buf, ev.v.len, &ev.hash);
+        ev.hashed = bs_hash_region(ev.v.buf, ev.v.len, (int)ev.trusted, &ev.hash);
     engine_process(bs_core_state.engine, &ev);
     BS_COUNT(exports_recorded);
     tls->guard--;
@@ -524,7 +525,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     if (!have_snap)
         slots_snapshot_view(&snap, view, exporter, flags);
     tls->slot_pc = pc;
-    slots_record_export(exporter, view, flags, &snap, fields_bad);
+    slots_record_export(exporter, view, flags, &snap, fields_bad, ctx->builtin);
     tls->slot_pc = NULL;
     return rc;
 }

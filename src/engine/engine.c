@@ -674,12 +674,17 @@ static int held_by_frozen_thread(const bs_engine *e, const export_rec *x)
     return 0;
 }
 
+static void on_thread_outlives(bs_engine *e, const bs_event *ev)
+{
+    if (e->nfrozen < BS_MAX_FROZEN_THREADS)
+        e->frozen_threads[e->nfrozen++] = ev->thread;
+}
+
 void engine_thread_outlives_program(bs_engine *e, uint32_t thread)
 {
-    engine_lock(e);
-    if (e->nfrozen < BS_MAX_FROZEN_THREADS)
-        e->frozen_threads[e->nfrozen++] = thread;
-    engine_unlock(e);
+    /* an event, so that a trace replays it */
+    bs_event ev = {.kind = BS_EV_THREAD_OUTLIVES, .thread = thread};
+    engine_process(e, &ev);
 }
 
 static void on_finalize(bs_engine *e, const bs_event *ev)
@@ -816,6 +821,7 @@ void engine_process(bs_engine *e, const bs_event *ev)
             break;
         case BS_EV_BUFFER_CALL: rules_view_on_call(e, ev); break;
         case BS_EV_LIFETIME: break;
+        case BS_EV_THREAD_OUTLIVES: on_thread_outlives(e, ev); break;
         }
     }
     if (ev->kind == BS_EV_LIFETIME)

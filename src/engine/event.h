@@ -20,6 +20,9 @@ typedef enum {
                            finalizing it: the finished lifetime's records go
                            (its leaks were reported at BS_EV_FINALIZE) and
                            checking starts again */
+    BS_EV_THREAD_OUTLIVES, /* `thread` was still running when the program ended
+                              (a daemon thread, frozen by finalization): what
+                              it holds then is not leaked */
 } bs_event_kind;
 
 /* Who holds an export: the mutation rules treat a memoryview's export on its

@@ -439,7 +439,7 @@ static void dump_event(const tr_record *rec, uint64_t t0)
         [BS_EV_EXPORT] = "export",       [BS_EV_RELEASE] = "release",
         [BS_EV_DEALLOC] = "dealloc",     [BS_EV_FINALIZE] = "finalize",
         [BS_EV_OBSERVE] = "observe",     [BS_EV_BUFFER_CALL] = "buffer-call",
-        [BS_EV_LIFETIME] = "lifetime",
+        [BS_EV_LIFETIME] = "lifetime",     [BS_EV_THREAD_OUTLIVES] = "thread-outlives",
     };
     const bs_event *ev = &rec->u.event.ev;
     unsigned k = (unsigned)ev->kind;

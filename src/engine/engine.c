@@ -173,6 +173,8 @@ static void unlink_export(bs_engine *e, export_rec *x, int in_view_map)
     if (x->next)
         x->next->prev = x->prev;
     e->nlive--;
+    if (!x->v.readonly && (x->flags & 0x1 /* PyBUF_WRITABLE */))
+        __atomic_store_n(&e->nwritable, e->nwritable - 1, __ATOMIC_RELAXED);
     mutation_on_gone(e, x);
     if (e->census)
         census_on_gone(e, x);
@@ -345,6 +347,8 @@ static void on_export(bs_engine *e, const bs_event *ev)
         e->live->prev = x;
     e->live = x;
     e->nlive++;
+    if (!x->v.readonly && (x->flags & 0x1 /* PyBUF_WRITABLE */))
+        __atomic_store_n(&e->nwritable, e->nwritable + 1, __ATOMIC_RELAXED);
 
     x->obj_next = o->exports;
     if (o->exports)

@@ -128,6 +128,10 @@ struct bs_engine {
     export_rec *live;    /* list head */
     struct watch_rec *by_mem; /* interval index of the watched exports (rules_mutation.c) */
     size_t nlive;
+    /* live exports granted PyBUF_WRITABLE: changed under the lock, read
+     * without it (engine_writer_watch_list: most releases are not a
+     * writer's, and then cost no lock) */
+    size_t nwritable;
     tombstone tomb[N_TOMBSTONES];
     size_t tomb_next;
     char **strings;

@@ -552,7 +552,8 @@ size_t engine_watch_overlap(bs_engine *e, uint64_t buf, int64_t len, bs_watch *o
 size_t engine_writer_watch_list(bs_engine *e, uint64_t view, uint64_t obj, bs_watch *out,
                                 size_t max)
 {
-    if (!__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE))
+    if (!__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE) ||
+        !__atomic_load_n(&e->nwritable, __ATOMIC_RELAXED))
         return 0;
     engine_lock(e);
     size_t n = 0;

@@ -13,7 +13,6 @@
 
 #include "registry.h"
 
-#define PYBUF_WRITABLE 0x1
 
 bs_census *census_new(int64_t hash_limit, int hash_full)
 {
@@ -172,16 +171,6 @@ static void set_evidence(census_evidence *ev, const export_rec *x, uint32_t othe
     ev->other_flags = other_flags;
 }
 
-/* Exports that may write, as the mutation rules define them: a granted
- * PyBUF_WRITABLE request, or a view object's hold on writable memory
- * (memoryview, PickleBuffer, a third-party view) that writes without asking. */
-static int census_may_write(const export_rec *x)
-{
-    return !x->v.readonly && ((x->flags & PYBUF_WRITABLE) || x->consumer == BS_CONSUMER_MEMORYVIEW ||
-                              x->consumer == BS_CONSUMER_PICKLEBUFFER ||
-                              x->consumer == BS_CONSUMER_VIEW_OBJECT);
-}
-
 /* ---- hooks ------------------------------------------------------------ */
 
 void census_on_export(bs_engine *e, export_rec *x, const bs_event *ev)
@@ -209,7 +198,7 @@ void census_on_export(bs_engine *e, export_rec *x, const bs_event *ev)
             if (!other)
                 other = y;
         }
-    int writes = census_may_write(x);
+    int writes = export_may_write(x);
     int flipped = x->owner->answers.seen[0] && x->owner->answers.seen[1];
     census_counts *rows[2] = {&ty->n, &site->n};
     for (int i = 0; i < 2; i++) {

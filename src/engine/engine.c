@@ -84,6 +84,16 @@ bs_engine *engine_new(const bs_options *opts, bs_finding_sink sink, void *sink_c
     return e;
 }
 
+/* O's unmatched releases of copies (see pend_release). */
+static void free_pending(exporter_rec *o)
+{
+    for (pending_release *p = o->pending, *n; p; p = n) {
+        n = p->next;
+        free(p);
+    }
+    o->pending = NULL;
+}
+
 void engine_free(bs_engine *e)
 {
     if (!e)
@@ -101,10 +111,7 @@ void engine_free(bs_engine *e)
     for (size_t i = 0; i < e->by_obj.cap; i++)
         if (e->by_obj.keys[i]) {
             exporter_rec *o = e->by_obj.vals[i];
-            for (pending_release *p = o->pending, *n; p; p = n) {
-                n = p->next;
-                free(p);
-            }
+            free_pending(o);
             free(o);
         }
     for (size_t i = 0; i < e->nstrings; i++)
@@ -173,7 +180,7 @@ static void unlink_export(bs_engine *e, export_rec *x, int in_view_map)
     if (x->next)
         x->next->prev = x->prev;
     e->nlive--;
-    if (!x->v.readonly && (x->flags & 0x1 /* PyBUF_WRITABLE */))
+    if (export_writable_grant(x))
         __atomic_store_n(&e->nwritable, e->nwritable - 1, __ATOMIC_RELAXED);
     mutation_on_gone(e, x);
     if (e->census)
@@ -347,7 +354,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
         e->live->prev = x;
     e->live = x;
     e->nlive++;
-    if (!x->v.readonly && (x->flags & 0x1 /* PyBUF_WRITABLE */))
+    if (export_writable_grant(x))
         __atomic_store_n(&e->nwritable, e->nwritable + 1, __ATOMIC_RELAXED);
 
     x->obj_next = o->exports;
@@ -438,14 +445,21 @@ static const tombstone *find_tombstone(bs_engine *e, const bs_event *ev)
  * deallocation or the end, one agreeing export still live is taken as the
  * one it released (no leak, no freed-while-exported), not before. At most
  * one per agreeing live export is kept. */
+/* How many of O's unmatched releases are of the view V, beyond the live
+ * exports V agrees with (negative: room for more). */
+static long pending_surplus(const exporter_rec *o, const bs_view_fields *v)
+{
+    long n = 0;
+    for (const pending_release *p = o->pending; p; p = p->next)
+        n += !memcmp(&p->v, v, sizeof p->v);
+    for (const export_rec *x = o->exports; x; x = x->obj_next)
+        n -= copy_agrees(x, v);
+    return n;
+}
+
 static void pend_release(exporter_rec *o, const bs_event *ev)
 {
-    size_t agree = 0, pend = 0;
-    for (export_rec *x = o->exports; x; x = x->obj_next)
-        agree += copy_agrees(x, &ev->v);
-    for (pending_release *p = o->pending; p; p = p->next)
-        pend += !memcmp(&p->v, &ev->v, sizeof p->v);
-    if (pend >= agree)
+    if (pending_surplus(o, &ev->v) >= 0)
         return;
     pending_release *p = calloc(1, sizeof *p);
     if (!p)
@@ -460,12 +474,7 @@ static void pend_release(exporter_rec *o, const bs_event *ev)
 static void trim_pending(exporter_rec *o)
 {
     for (pending_release **pp = &o->pending, *p; (p = *pp);) {
-        size_t agree = 0, pend = 0;
-        for (export_rec *x = o->exports; x; x = x->obj_next)
-            agree += copy_agrees(x, &p->v);
-        for (pending_release *q = o->pending; q; q = q->next)
-            pend += !memcmp(&q->v, &p->v, sizeof q->v);
-        if (pend > agree) {
+        if (pending_surplus(o, &p->v) > 0) {
             *pp = p->next;
             free(p);
         } else {
@@ -583,6 +592,18 @@ static void on_release(bs_engine *e, const bs_event *ev)
     engine_emit(e, &f);
 }
 
+/* O's exports died with it (or with the interpreter's lifetime): they
+ * cannot be released any more. */
+static void drop_exports(bs_engine *e, exporter_rec *o)
+{
+    while (o->exports) {
+        export_rec *x = o->exports;
+        mutation_forget(e, x);
+        unlink_export(e, x, 1);
+        free(x);
+    }
+}
+
 /* X is taken as released by an unmatched release of a copy (settle_pending). */
 static void retire_export(bs_engine *e, export_rec *x, int in_view_map)
 {
@@ -626,13 +647,7 @@ static void on_dealloc(bs_engine *e, const bs_event *ev)
                   finding_title(e, "export acquired by thread T%u with %s at:", first->thread, first->flags),
                   first->thread, first->stack);
         engine_emit(e, &f);
-        /* The exports died with their exporter: they cannot be released any more. */
-        while (o->exports) {
-            export_rec *x = o->exports;
-            mutation_forget(e, x);
-            unlink_export(e, x, 1);
-            free(x);
-        }
+        drop_exports(e, o);
     }
     free(o);
 }
@@ -742,20 +757,17 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
     qsort(g, ng, sizeof *g, cmp_group);
     for (size_t i = 0; i < ng; i++) {
         bs_finding f = {.check = BS_CHECK_LEAKED_EXPORT};
-        if (held_by_module(g[i].stack)) {
-            /* still reachable, as LeakSanitizer says of globals */
+        /* still reachable, as LeakSanitizer says of globals */
+        int reachable = held_by_module(g[i].stack);
+        if (reachable)
             f.max_severity = BS_SEV_WARNING;
-            snprintf(f.message, sizeof f.message,
-                     "%llu export%s of %s (%lld bytes) acquired by an extension module's "
-                     "initialization and still held at exit: kept in the module's state, like a "
-                     "global (still reachable; a warning, not an error)",
-                     (unsigned long long)g[i].count, g[i].count == 1 ? "" : "s",
-                     engine_string(e, g[i].type_name), (long long)g[i].bytes);
-        } else {
-            snprintf(f.message, sizeof f.message, "%llu export%s of %s (%lld bytes) never released",
-                     (unsigned long long)g[i].count, g[i].count == 1 ? "" : "s",
-                     engine_string(e, g[i].type_name), (long long)g[i].bytes);
-        }
+        snprintf(f.message, sizeof f.message, "%llu export%s of %s (%lld bytes) %s",
+                 (unsigned long long)g[i].count, g[i].count == 1 ? "" : "s",
+                 engine_string(e, g[i].type_name), (long long)g[i].bytes,
+                 reachable ? "acquired by an extension module's initialization and still held "
+                             "at exit: kept in the module's state, like a global (still "
+                             "reachable; a warning, not an error)"
+                           : "never released");
         f.has_exporter = 1;
         f.exporter_type = engine_string(e, g[i].type_name);
         f.exporter_addr = g[i].obj;
@@ -789,16 +801,8 @@ static void on_lifetime(bs_engine *e)
             continue;
         count_exporter(e, objs[i], -1);
         forget_tombstones(e, o);
-        for (pending_release *p = o->pending, *next; p; p = next) {
-            next = p->next;
-            free(p);
-        }
-        while (o->exports) {
-            export_rec *x = o->exports;
-            mutation_forget(e, x);
-            unlink_export(e, x, 1);
-            free(x);
-        }
+        free_pending(o);
+        drop_exports(e, o);
         free(o);
     }
     free(objs);

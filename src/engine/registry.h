@@ -44,6 +44,28 @@ typedef struct export_rec {
     census_hold census; /* census.c, when a census is attached */
 } export_rec;
 
+/* An answer that lets its holder write: a granted PyBUF_WRITABLE request, or
+ * a view object's hold on writable memory (memoryview, PickleBuffer, a
+ * third-party view), which writes without asking. */
+static inline int hold_may_write(int readonly, int32_t flags, uint32_t consumer)
+{
+    return !readonly && ((flags & 0x1 /* PyBUF_WRITABLE */) || consumer == BS_CONSUMER_MEMORYVIEW ||
+                         consumer == BS_CONSUMER_PICKLEBUFFER ||
+                         consumer == BS_CONSUMER_VIEW_OBJECT);
+}
+
+static inline int export_may_write(const export_rec *x)
+{
+    return hold_may_write(x->v.readonly, x->flags, x->consumer);
+}
+
+/* A granted PyBUF_WRITABLE request: a writer that announced it (its holds
+ * are observed at both ends; engine.nwritable counts the live ones). */
+static inline int export_writable_grant(const export_rec *x)
+{
+    return !x->v.readonly && (x->flags & 0x1 /* PyBUF_WRITABLE */);
+}
+
 /* What a watched export (a reader whose bytes were hashed) needs besides its
  * record: allocated while it is watched only, so that the other exports
  * cost none of it. Also the node of the interval index (itree.c). */

@@ -27,24 +27,6 @@
 
 #define PYBUF_WRITABLE 0x1
 
-/* Exports that may write: asked for PyBUF_WRITABLE, or a memoryview's hold
- * on a writable base (it writes through the view without asking). Listed as
- * the likely writers of a finding. */
-static int may_write(const export_rec *x)
-{
-    return !x->v.readonly && ((x->flags & PYBUF_WRITABLE) || x->consumer == BS_CONSUMER_MEMORYVIEW ||
-                              x->consumer == BS_CONSUMER_PICKLEBUFFER ||
-                              x->consumer == BS_CONSUMER_VIEW_OBJECT);
-}
-
-/* Exports that announced that they write: a granted PyBUF_WRITABLE request
- * (their holds are observed at both ends). A memoryview's writes are seen at
- * its mutation slots instead. */
-static int writable_grant(const export_rec *x)
-{
-    return !x->v.readonly && (x->flags & PYBUF_WRITABLE);
-}
-
 static int same_frame(const bs_py_frame *a, const bs_py_frame *b)
 {
     if (a == b)
@@ -188,16 +170,13 @@ static int witness_gone(watch_rec *w, void *arg)
     const witness_ctx *c = arg;
     const export_rec *y = c->x;
     if (w->x != y)
-        add_other(w, y->stack, y->thread, y->type_name, y->flags, may_write(y));
+        add_other(w, y->stack, y->thread, y->type_name, y->flags, export_may_write(y));
     return 0;
 }
 
 void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
 {
-    int new_writes = !ev->v.readonly &&
-                     ((ev->flags & PYBUF_WRITABLE) || ev->consumer == BS_CONSUMER_MEMORYVIEW ||
-                      ev->consumer == BS_CONSUMER_PICKLEBUFFER ||
-                      ev->consumer == BS_CONSUMER_VIEW_OBJECT);
+    int new_writes = hold_may_write(ev->v.readonly, ev->flags, ev->consumer);
     int shared_reported = 0;
     for (export_rec *x = o ? o->exports : NULL; x; x = x->obj_next) {
         if (!x->in_view_map)
@@ -207,7 +186,7 @@ void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
             x->moved = 1;
             report_moved(e, x, ev);
         }
-        if (!shared_reported && (new_writes || may_write(x))) {
+        if (!shared_reported && (new_writes || export_may_write(x))) {
             shared_reported = 1;
             report_writable_shared(e, x, ev);
         }
@@ -264,7 +243,7 @@ static void collect_live(bs_engine *e, export_rec *x)
         if (y == x || !y->in_view_map || y->v.len <= 0)
             continue;
         if (y->v.buf < end && x->v.buf < itree_end(y->v.buf, y->v.len))
-            add_other(x->w, y->stack, y->thread, y->type_name, y->flags, may_write(y));
+            add_other(x->w, y->stack, y->thread, y->type_name, y->flags, export_may_write(y));
     }
 }
 
@@ -315,7 +294,7 @@ static const export_rec *live_foreign_writer(bs_engine *e, const export_rec *x)
 {
     uint64_t end = itree_end(x->v.buf, x->v.len);
     for (const export_rec *y = e->live; y; y = y->next) {
-        if (y == x || !y->in_view_map || y->v.len <= 0 || !writable_grant(y))
+        if (y == x || !y->in_view_map || y->v.len <= 0 || !export_writable_grant(y))
             continue;
         if (y->v.buf < end && x->v.buf < itree_end(y->v.buf, y->v.len) &&
             !holders_own(x, y->thread, y->stack))
@@ -558,7 +537,7 @@ size_t engine_writer_watch_list(bs_engine *e, uint64_t view, uint64_t obj, bs_wa
     engine_lock(e);
     size_t n = 0;
     export_rec *y = u64map_get(&e->by_view, view);
-    if (y && y->obj == obj && writable_grant(y))
+    if (y && y->obj == obj && export_writable_grant(y))
         n = overlap_locked(e, y->v.buf, y->v.len, y, out, max);
     engine_unlock(e);
     return n;

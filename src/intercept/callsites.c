@@ -48,11 +48,6 @@ int callsite_get_buffer(void *o, void *v, int flags)
     return rc;
 }
 
-static uint32_t known_stack(void *arg)
-{
-    return *(const uint32_t *)arg;
-}
-
 void callsite_release(void *v)
 {
     Py_buffer *view = v;
@@ -76,7 +71,7 @@ void callsite_release(void *v)
                            : capture_stack_nogil();
         /* the end of a writable export's write (the memory is still there) */
         if (gil && !bs_core_state.late)
-            bs_observe_writer_release(view, o, ev.thread, known_stack, &ev.stack);
+            bs_observe_writer_release(view, o, ev.thread, ev.stack);
         engine_process(bs_core_state.engine, &ev);
         tls->guard--;
     }

@@ -115,18 +115,13 @@ void bs_observe_exports(uint64_t obj, uint32_t point, uint64_t within_buf, int64
     bs_observe_list(w, kept, point, 0, thread, stack);
 }
 
-uint32_t bs_observe_writer_release(Py_buffer *view, PyObject *obj, uint32_t thread,
-                                   uint32_t (*capture)(void *), void *capture_arg)
+void bs_observe_writer_release(Py_buffer *view, PyObject *obj, uint32_t thread, uint32_t stack)
 {
     bs_watch w[32];
     size_t n = engine_writer_watch_list(bs_core_state.engine, (uint64_t)(uintptr_t)view,
                                         (uint64_t)(uintptr_t)obj, w, 32);
-    if (!n)
-        return 0;
-    uint32_t stack = capture(capture_arg);
     bs_observe_list(w, n < 32 ? n : 32, BS_OBS_WRITE_AFTER, (uint64_t)(uintptr_t)view, thread,
                     stack);
-    return stack;
 }
 
 void bs_hash_for_release(bs_event *ev, Py_buffer *view, PyObject *obj)

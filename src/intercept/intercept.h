@@ -112,13 +112,11 @@ void bs_hash_for_release(bs_event *ev, Py_buffer *view, PyObject *obj);
 void bs_observe_list(const bs_watch *w, size_t n, uint32_t point, uint64_t writer, uint32_t thread,
                      uint32_t stack);
 
-/* VIEW (of OBJ) is about to be released: when it is a live PyBUF_WRITABLE
- * export, its write is over: the watched exports of its memory are
- * observed (BS_OBS_WRITE_AFTER) with the stack CAPTURE returns, which is
- * returned (0: nothing to observe, nothing captured). Must run before the
- * exporter's release slot. */
-uint32_t bs_observe_writer_release(Py_buffer *view, PyObject *obj, uint32_t thread,
-                                   uint32_t (*capture)(void *), void *capture_arg);
+/* VIEW (of OBJ) is about to be released by THREAD at STACK: when it is a
+ * live PyBUF_WRITABLE export, its write is over: the watched exports of its
+ * memory are observed (BS_OBS_WRITE_AFTER). Must run before the exporter's
+ * release slot (which may free the memory). */
+void bs_observe_writer_release(Py_buffer *view, PyObject *obj, uint32_t thread, uint32_t stack);
 
 /* Call-site wrappers with the signatures of the C-API functions. */
 int callsite_get_buffer(void *obj, void *view, int flags);

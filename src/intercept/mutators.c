@@ -114,11 +114,6 @@ static void add_unique(write_obs *s, const bs_watch *w, size_t n)
     }
 }
 
-static void observe(const write_obs *s, uint32_t point)
-{
-    bs_observe_list(s->w, s->n, point, 0, s->thread, s->stack);
-}
-
 /* Before a mutation slot of O runs: observes the watched exports it may
  * write. Returns whether there are any (then call after_write). */
 static int before_write(PyObject *o, write_obs *s)
@@ -148,7 +143,7 @@ static int before_write(PyObject *o, write_obs *s)
     tls->guard++;
     s->thread = (uint32_t)tls->tid;
     s->stack = capture_stack_at(BS_NATIVE_NONE, NULL, NULL, 0);
-    observe(s, BS_OBS_WRITE_BEFORE);
+    bs_observe_list(s->w, s->n, BS_OBS_WRITE_BEFORE, 0, s->thread, s->stack);
     tls->guard--;
     return 1;
 }
@@ -159,7 +154,7 @@ static void after_write(const write_obs *s)
     tls->guard++;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    observe(s, BS_OBS_WRITE_AFTER);
+    bs_observe_list(s->w, s->n, BS_OBS_WRITE_AFTER, 0, s->thread, s->stack);
     PyErr_Restore(type, value, tb);
     tls->guard--;
 }

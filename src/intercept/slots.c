@@ -533,9 +533,8 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
 /* The stack of a release through a slot stub: native frames only when an
  * extension released it (the release site); the interpreter's own releases
  * are named by their Python frames. */
-static uint32_t release_stack(void *arg)
+static uint32_t release_stack(const Py_buffer *view)
 {
-    Py_buffer *view = arg;
     bs_tls *tls = bs_thread();
     if (tls->releasing_view == view)
         return capture_stack_at(BS_NATIVE_FULL, tls->releasing_pc, __builtin_frame_address(0), 0);
@@ -559,21 +558,22 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
      * the object under us */
     Py_INCREF(obj);
     bs_hash_for_release(&ev, view, obj);
-    /* the end of a writable export's write, seen before the slot may free
-     * the memory */
-    uint32_t stack = gil && !bs_core_state.late
-                         ? bs_observe_writer_release(view, obj, (uint32_t)tls->tid, release_stack,
-                                                     view)
-                         : 0;
+    ev.thread = (uint32_t)tls->tid;
+    tls->guard++;
+    if (!bs_core_state.late) {
+        ev.stack = gil ? release_stack(view) : capture_stack_nogil();
+        /* the end of a writable export's write, seen before the slot may
+         * free the memory */
+        if (gil)
+            bs_observe_writer_release(view, obj, ev.thread, ev.stack);
+    }
+    tls->guard--;
     ev.refcnt_before = Py_REFCNT(obj);
     ctx->rel(obj, view);
     ev.refcnt_after = Py_REFCNT(obj);
     tls->guard++;
-    ev.thread = (uint32_t)tls->tid;
     ev.type_name = type_name_of(Py_TYPE(obj), gil);
     ev.slot_complete = ctx->complete && !bs_core_state.late;
-    if (!bs_core_state.late)
-        ev.stack = stack ? stack : gil ? release_stack(view) : capture_stack_nogil();
     if (ev.refcnt_after < ev.refcnt_before) {
         /* name the slot function: +1 because frames are return addresses */
         uint64_t pc = (uint64_t)(uintptr_t)ctx->rel + 1;

@@ -490,6 +490,21 @@ static int match_suppressions(const bs_finding *f)
     return r ? (int)(r - suppressions.rules) : -1;
 }
 
+/* Room for one more occurrence (the array doubles); 0 when out of memory.
+ * Lock held. */
+static int occurrence_room_locked(void)
+{
+    if (nocc < occ_cap)
+        return 1;
+    size_t cap = occ_cap ? occ_cap * 2 : 64;
+    occurrence *n = realloc(occs, cap * sizeof *n);
+    if (!n)
+        return 0;
+    occs = n;
+    occ_cap = cap;
+    return 1;
+}
+
 /* Notes an occurrence of findlog entry E for the program (once per context
  * generation); JSON is its report, given when E is new. Lock held. */
 static void note_occurrence_locked(const bs_logged_finding *e, const char *json, int repeat)
@@ -517,14 +532,8 @@ static void note_occurrence_locked(const bs_logged_finding *e, const char *json,
         entry_json[idx] = strdup(json);
     if (entry_gen[idx] == context_gen || !entry_json[idx])
         return;
-    if (nocc == occ_cap) {
-        size_t cap = occ_cap ? occ_cap * 2 : 64;
-        occurrence *n = realloc(occs, cap * sizeof *n);
-        if (!n)
-            return;
-        occs = n;
-        occ_cap = cap;
-    }
+    if (!occurrence_room_locked())
+        return;
     occs[nocc++] = (occurrence){idx, context[0] ? strdup(context) : NULL, repeat, NULL};
     entry_gen[idx] = context_gen;
 }
@@ -566,14 +575,8 @@ static void note_expected_locked(const bs_finding *f, resolved_storage *rs)
 {
     if (++nexpected > 10000 || (nocc == occ_cap && occ_cap >= 1u << 20))
         return;
-    if (nocc == occ_cap) {
-        size_t cap = occ_cap ? occ_cap * 2 : 64;
-        occurrence *n = realloc(occs, cap * sizeof *n);
-        if (!n)
-            return;
-        occs = n;
-        occ_cap = cap;
-    }
+    if (!occurrence_room_locked())
+        return;
     bs_rfinding r;
     resolve(f, rs, &r);
     char fingerprint[17];

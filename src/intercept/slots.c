@@ -10,8 +10,6 @@
  * they call no Python code and leave no exception behind. */
 #include "intercept.h"
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,10 +265,8 @@ static int acquired_by_view_ctor(uint32_t stack)
     int yes = 0;
     if (depot_get(stack, &st) == 0)
         for (uint32_t i = 0; i < st.nnative && i < 8 && !yes; i++) {
-            unw_proc_info_t pi;
-            if (unw_get_proc_info_by_ip(unw_local_addr_space, (unw_word_t)(st.pcs[i] - 1), &pi,
-                                        NULL) == 0)
-                yes = u64map_get(&view_ctors, (uint64_t)pi.start_ip) != NULL;
+            uint64_t start = capture_function_start(st.pcs[i]);
+            yes = start && u64map_get(&view_ctors, start) != NULL;
         }
     u64map_put(&view_ctor_stacks, stack, (void *)(uintptr_t)(1 + yes));
     return yes;

@@ -229,3 +229,13 @@ uint32_t capture_stack_nogil(void)
     pyframes_free_detached(py, npy);
     return id;
 }
+
+uint64_t capture_function_start(uint64_t pc)
+{
+    unw_proc_info_t pi;
+    /* pc - 1: a return address may be the first byte after a call at the
+     * end of its function */
+    if (!pc || unw_get_proc_info_by_ip(unw_local_addr_space, (unw_word_t)(pc - 1), &pi, NULL) != 0)
+        return 0;
+    return (uint64_t)pi.start_ip;
+}

@@ -42,6 +42,10 @@ uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *s
  * (ASCII names only), so nothing calls into the interpreter. */
 uint32_t capture_stack_nogil(void);
 
+/* The entry address of the function a stack's return address PC lies in
+ * (libunwind's unwind info), or 0. */
+uint64_t capture_function_start(uint64_t pc);
+
 /* Python frame keys of the current thread, innermost first; returns count.
  * *HASH: a hash of them (not mixed: mix it before using its low bits). */
 int pyframes_capture(uint64_t *keys, int max, uint64_t *hash);

@@ -208,6 +208,9 @@ static int decode_event(tr_reader *r, cur *c, tr_record *rec)
         memcpy(ev, raw, r->wsize < sizeof *ev ? r->wsize : sizeof *ev);
     }
     ev->kind = (bs_event_kind)kind;
+    /* a pointer into this process, never a trace field: whatever bytes a
+     * trace without a field map (or a bogus one) put there */
+    ev->snapshot = NULL;
     r->time_ns += dt;
     rec->u.event.time_ns = r->time_ns;
     r->nevents++;

@@ -10,6 +10,7 @@
 #include <Python.h>
 
 #include "../engine/event.h"
+#include "../pyver/pyver.h"
 
 #include "../bootstrap/core.h"
 
@@ -18,7 +19,7 @@
  * created by this thread. */
 static inline int bs_gil_held(bs_tls *tls)
 {
-    PyThreadState *cur = _PyThreadState_UncheckedGet();
+    PyThreadState *cur = pyver_tstate_unchecked();
     if (cur && cur == tls->py_tstate && cur->thread_id == tls->py_ident)
         return 1;
     int held = PyGILState_Check();

@@ -21,6 +21,7 @@
 #include "../stacks/capture.h"
 #include "../stacks/depot.h"
 #include "../trace/writer.h"
+#include "../pyver/pyver.h"
 #include "mutators.h"
 #include "trampoline.h"
 
@@ -226,7 +227,7 @@ static uint32_t consumer_of(Py_buffer *view, int flags, void *pc)
         return BS_CONSUMER_COPY_SOURCE;
     _PyManagedBufferObject *mb =
         (_PyManagedBufferObject *)(void *)((char *)view - offsetof(_PyManagedBufferObject, master));
-    if (type_before(mb, view) == &_PyManagedBuffer_Type && mb->flags == 0 && mb->exports == 0)
+    if (type_before(mb, view) == pyver.managed_buffer_type && pyver.managed_buffer_type && mb->flags == 0 && mb->exports == 0)
         return BS_CONSUMER_MEMORYVIEW;
     /* PyPickleBuffer_FromObject fills the Py_buffer right after the object
      * header of the PickleBuffer it has just allocated */
@@ -464,7 +465,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
             call |= BS_CALL_EXC_AFTER;
         if (view->obj == obj)
             call |= BS_CALL_OBJ_IS_SELF;
-        if (Py_REFCNT(obj) > refs_before)
+        if (Py_REFCNT(obj) > refs_before || pyver_is_immortal(obj))
             call |= BS_CALL_OBJ_REF_GAINED;
         if (rc == 0) {
             /* the interpreter's own exporters fill their views with
@@ -626,6 +627,8 @@ int slots_init(void)
 {
     if (!type_names.cap && u64map_init(&type_names, 256) < 0)
         return -1;
+    if (pyver_init() < 0)
+        bs_log("memoryview's managed buffer type not found: memoryviews' exports are not told apart");
     module_key = PyUnicode_InternFromString("__module__");
     if (!module_key)
         PyErr_Clear();
@@ -672,6 +675,14 @@ static void collect_types(type_list *todo)
     u64map seen;
     if (u64map_init(&seen, 2048) < 0)
         return;
+    /* type.__subclasses__(t), not t->tp_subclasses: 3.12+ keeps an index
+     * there for the static builtin types */
+    PyObject *subclasses = PyObject_GetAttrString((PyObject *)&PyType_Type, "__subclasses__");
+    if (!subclasses) {
+        PyErr_Clear();
+        u64map_destroy(&seen);
+        return;
+    }
     type_list stack = {0};
     push(&stack, &PyBaseObject_Type);
     u64map_put(&seen, (uint64_t)(uintptr_t)&PyBaseObject_Type, (void *)1);
@@ -679,23 +690,24 @@ static void collect_types(type_list *todo)
         PyTypeObject *t = stack.items[--stack.n];
         if (needs_patch(t))
             push(todo, t);
-        PyObject *subs = t->tp_subclasses;
-        if (!subs || !PyDict_Check(subs))
+        PyObject *subs = PyObject_CallOneArg(subclasses, (PyObject *)t);
+        if (!subs || !PyList_Check(subs)) {
+            PyErr_Clear();
+            Py_XDECREF(subs);
             continue;
-        Py_ssize_t pos = 0;
-        PyObject *key, *ref;
-        while (PyDict_Next(subs, &pos, &key, &ref)) {
-            if (!PyWeakref_Check(ref))
-                continue;
-            PyObject *sub = PyWeakref_GET_OBJECT(ref);
-            if (sub == Py_None || !PyType_Check(sub))
-                continue;
-            if (u64map_get(&seen, (uint64_t)(uintptr_t)sub))
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(subs); i++) {
+            PyObject *sub = PyList_GET_ITEM(subs, i);
+            if (!PyType_Check(sub) || u64map_get(&seen, (uint64_t)(uintptr_t)sub))
                 continue;
             u64map_put(&seen, (uint64_t)(uintptr_t)sub, (void *)1);
+            /* kept alive by its base's subclass list while the walk runs
+             * (the GIL is held; nothing here runs Python code) */
             push(&stack, (PyTypeObject *)sub);
         }
+        Py_DECREF(subs);
     }
+    Py_DECREF(subclasses);
     free(stack.items);
     u64map_destroy(&seen);
 }

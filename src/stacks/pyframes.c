@@ -1,14 +1,10 @@
 /* Python frames of the current thread, read from the interpreter's frame
- * chain (3.11: tstate->cframe->current_frame). Capture reads memory only:
+ * chain (through pyver.h, which knows each version's layout). Capture reads memory only:
  * no frame objects are created, nothing is allocated, nothing is called.
  * Resolution (file, line, function) uses the C-API and runs once per new
  * stack; it keeps the code object alive so its address is never reused for
  * a different code object while the depot names it. */
-#include <Python.h>
-
-#define Py_BUILD_CORE 1
-#include "internal/pycore_frame.h"
-#undef Py_BUILD_CORE
+#include "../pyver/pyver.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +12,6 @@
 #include "../common/u64map.h"
 #include "capture.h"
 #include "depot.h"
-
-#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
-#error "pyframes.c reads the Python 3.11 frame layout"
-#endif
 
 /* XXH3's 16-byte mixer: the 128-bit product of two words, folded. */
 static inline uint64_t mul_fold(uint64_t a, uint64_t b)
@@ -32,14 +24,15 @@ int pyframes_capture(uint64_t *keys, int max, uint64_t *hash)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     int n = 0;
-    PyThreadState *ts = _PyThreadState_UncheckedGet();
-    if (ts && ts->cframe)
-        for (_PyInterpreterFrame *f = ts->cframe->current_frame; f && n < max; f = f->previous) {
-            if (_PyFrame_IsIncomplete(f))
+    PyThreadState *ts = pyver_tstate_unchecked();
+    if (ts)
+        for (_PyInterpreterFrame *f = pyver_top_frame(ts); f && n < max; f = f->previous) {
+            int at;
+            PyCodeObject *co = pyver_frame_code(f, &at);
+            if (!co)
                 continue;
-            PyCodeObject *co = f->f_code;
             uint64_t c = (uint64_t)(uintptr_t)co;
-            uint64_t off = (uint64_t)((char *)f->prev_instr - (char *)_PyCode_CODE(co));
+            uint64_t off = (uint64_t)(uint32_t)at;
             keys[2 * n] = c;
             keys[2 * n + 1] = off;
             /* hashed on the way (30-frame stacks: the frame chain is walked
@@ -119,20 +112,21 @@ int pyframes_capture_detached(void *out, int max)
      * change while it runs this code, and they keep their code objects
      * alive; _PyThreadState_UncheckedGet would name the GIL holder */
     PyThreadState *ts = PyGILState_GetThisThreadState();
-    if (!ts || !ts->cframe)
+    if (!ts)
         return 0;
     int n = 0;
-    for (_PyInterpreterFrame *f = ts->cframe->current_frame; f && n < max; f = f->previous) {
-        if (_PyFrame_IsIncomplete(f))
+    for (_PyInterpreterFrame *f = pyver_top_frame(ts); f && n < max; f = f->previous) {
+        int at;
+        PyCodeObject *co = pyver_frame_code(f, &at);
+        if (!co)
             continue;
-        PyCodeObject *co = f->f_code;
         char *file = ascii_copy(co->co_filename);
         char *func = ascii_copy(co->co_qualname ? co->co_qualname : co->co_name);
         fr[n].file = file ? file : strdup("?");
         fr[n].function = func ? func : strdup("?");
         /* PyCode_Addr2Line only decodes the line table: no allocation, no
          * reference counts, no exception */
-        fr[n].line = PyCode_Addr2Line(co, (int)((char *)f->prev_instr - (char *)_PyCode_CODE(co)));
+        fr[n].line = PyCode_Addr2Line(co, at);
         n++;
     }
     return n;

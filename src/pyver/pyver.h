@@ -1,0 +1,101 @@
+/* The one place that knows how the interpreter's internals differ between
+ * CPython versions (docs/how-it-works.md, "Interpreters"). Each core is
+ * compiled against one interpreter's own headers; what the rest of a core
+ * reads of CPython beyond the stable C-API goes through these accessors,
+ * and only this file and pyver.c test PY_VERSION_HEX. Adding a version
+ * means adding its branch here.
+ *
+ *            top frame                code of a frame      offset
+ *   3.11     tstate->cframe->...      f_code               prev_instr
+ *   3.12     tstate->cframe->...      f_code (+ shim       prev_instr
+ *                                     frames, CSTACK)
+ *   3.13     tstate->current_frame    f_executable         instr_ptr
+ *   3.14/15  tstate->current_frame    f_executable         instr_ptr
+ *                                     (tagged _PyStackRef) (3.14t: its
+ *                                                          thread's bytecode)
+ * The offsets are what the interpreter's own _PyInterpreterFrame_LASTI
+ * gives; each version's _PyFrame_IsIncomplete skips frames that are not
+ * running code yet and the shim frames of 3.12+. */
+#ifndef BUFSAN_PYVER_PYVER_H
+#define BUFSAN_PYVER_PYVER_H
+
+#include <Python.h>
+
+#define Py_BUILD_CORE 1
+#if PY_VERSION_HEX >= 0x030E0000
+#include "internal/pycore_interpframe.h"
+#else
+#include "internal/pycore_frame.h"
+#endif
+#undef Py_BUILD_CORE
+
+#if PY_VERSION_HEX < 0x030B0000
+#error "bufsan reads CPython 3.11 and later"
+#endif
+
+/* The interpreter frame a thread is running (NULL: none). */
+static inline _PyInterpreterFrame *pyver_top_frame(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return ts->current_frame;
+#else
+    return ts->cframe ? ts->cframe->current_frame : NULL;
+#endif
+}
+
+/* The code object a frame runs and the byte offset of its instruction (for
+ * PyCode_Addr2Line), or NULL for a frame that runs no code yet or is a
+ * shim between C and the evaluation loop. */
+static inline PyCodeObject *pyver_frame_code(_PyInterpreterFrame *f, int *byte_offset)
+{
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+    if (f->owner == FRAME_OWNED_BY_CSTACK) /* 3.12's _PyFrame_IsIncomplete misses it */
+        return NULL;
+#endif
+    if (_PyFrame_IsIncomplete(f))
+        return NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    PyCodeObject *co = _PyFrame_GetCode(f);
+#else
+    PyCodeObject *co = f->f_code;
+#endif
+    *byte_offset = _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
+    return co;
+}
+
+/* The thread state attached to this thread (3.12+), or the one holding the
+ * GIL (3.11: a process-wide value); no check, no error. */
+static inline PyThreadState *pyver_tstate_unchecked(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyThreadState_GetUnchecked();
+#else
+    return _PyThreadState_UncheckedGet();
+#endif
+}
+
+/* Is O immortal (3.12+): its reference count does not move, so a
+ * bf_getbuffer that stores it in view->obj owns a reference without the
+ * count growing. */
+static inline int pyver_is_immortal(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return _Py_IsImmortal(o);
+#else
+    (void)o;
+    return 0;
+#endif
+}
+
+/* Addresses learned from the running interpreter (pyver.c), where the
+ * version does not export the symbol (3.13+: _PyManagedBuffer_Type). */
+typedef struct {
+    PyTypeObject *managed_buffer_type; /* memoryview's managed buffer */
+} pyver_types;
+
+extern pyver_types pyver;
+
+/* Learns pyver's addresses (needs the GIL); 0 or -1 when one is missing. */
+int pyver_init(void);
+
+#endif

@@ -3,7 +3,8 @@
 # Result: BUFSAN_PY_TAGS (list of tags), BUFSAN_PY_<tag>_INCLUDE (include
 # directories: the interpreter's own, and for an interpreter in a chroot
 # (scripts/install-pythons, which sets BUFSAN_PYTHON_ROOT in it) the
-# chroot's /usr/include, searched after the host's), BUFSAN_PY_<tag>_EXE.
+# chroot's /usr/include, searched after the host's), BUFSAN_PY_<tag>_EXE,
+# BUFSAN_PY_<tag>_EXT_SUFFIX (its extension modules' suffix).
 set(BUFSAN_PY_TAGS "")
 foreach(py IN LISTS BUFSAN_PYTHONS)
   find_program(_bufsan_py_path NAMES ${py} HINTS ${BUFSAN_PYTHONS_BIN} NO_CACHE)
@@ -13,7 +14,7 @@ foreach(py IN LISTS BUFSAN_PYTHONS)
   endif()
   execute_process(
     COMMAND ${_bufsan_py_path} -c
-      "import os, sys, sysconfig; print('%d.%d%s' % (sys.version_info[0], sys.version_info[1], sys.abiflags)); print(sysconfig.get_paths()['include']); print(os.environ.get('BUFSAN_PYTHON_ROOT', ''))"
+      "import os, sys, sysconfig; print('%d.%d%s' % (sys.version_info[0], sys.version_info[1], sys.abiflags)); print(sysconfig.get_paths()['include']); print(sysconfig.get_config_var('EXT_SUFFIX')); print(os.environ.get('BUFSAN_PYTHON_ROOT', ''))"
     OUTPUT_VARIABLE _out RESULT_VARIABLE _rc OUTPUT_STRIP_TRAILING_WHITESPACE)
   set(_bufsan_py_exe ${_bufsan_py_path})
   unset(_bufsan_py_path)
@@ -24,10 +25,11 @@ foreach(py IN LISTS BUFSAN_PYTHONS)
   string(REPLACE "\n" ";" _out "${_out}")
   list(GET _out 0 _tag)
   list(GET _out 1 _inc)
+  list(GET _out 2 _ext_suffix)
   set(_root "")
   list(LENGTH _out _n)
-  if(_n GREATER 2)
-    list(GET _out 2 _root)
+  if(_n GREATER 3)
+    list(GET _out 3 _root)
   endif()
   set(_idirafter "")
   if(_root)
@@ -43,6 +45,7 @@ foreach(py IN LISTS BUFSAN_PYTHONS)
     set(BUFSAN_PY_${_tag}_INCLUDE ${_inc})
     set(BUFSAN_PY_${_tag}_IDIRAFTER "${_idirafter}")
     set(BUFSAN_PY_${_tag}_EXE ${_bufsan_py_exe})
+    set(BUFSAN_PY_${_tag}_EXT_SUFFIX ${_ext_suffix})
     message(STATUS "bufsan: core ${_tag} from ${py} (headers ${_inc})")
   endif()
 endforeach()

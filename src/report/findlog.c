@@ -12,19 +12,34 @@ static int same_str(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* The native frames of ST that count: all of them without Python frames,
+ * else those LOG's report shows. */
+static uint32_t counted_pcs(const bs_finding_log *log, const bs_stack *st, uint64_t *out,
+                            uint32_t max)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < st->nnative && n < max; i++)
+        if (!st->npy || !log->shown || log->shown(st->pcs[i]))
+            out[n++] = st->pcs[i];
+    return n;
+}
+
 /* Two depot stacks with the same frames: Python frames by file, line and
  * function, native frames by return address. Code that is compiled again
  * (exec() of the same source, the same module in each subinterpreter) has
  * new code objects, hence new depot ids, for the same frames. */
-static int same_stack(uint32_t a, uint32_t b)
+static int same_stack(const bs_finding_log *log, uint32_t a, uint32_t b)
 {
     if (a == b)
         return 1;
     bs_stack sa, sb;
     if (!a || !b || depot_get(a, &sa) < 0 || depot_get(b, &sb) < 0)
         return 0;
-    if (sa.npy != sb.npy || sa.nnative != sb.nnative ||
-        memcmp(sa.pcs, sb.pcs, sa.nnative * sizeof *sa.pcs) != 0)
+    if (sa.npy != sb.npy)
+        return 0;
+    uint64_t pa[256], pb[256];
+    uint32_t na = counted_pcs(log, &sa, pa, 256), nb = counted_pcs(log, &sb, pb, 256);
+    if (na != nb || memcmp(pa, pb, na * sizeof *pa) != 0)
         return 0;
     for (uint32_t i = 0; i < sa.npy; i++) {
         const bs_py_frame *fa = sa.py[i], *fb = sb.py[i];
@@ -35,7 +50,7 @@ static int same_stack(uint32_t a, uint32_t b)
     return 1;
 }
 
-static int same_finding(const bs_finding *a, const bs_finding *b)
+static int same_finding(const bs_finding_log *log, const bs_finding *a, const bs_finding *b)
 {
     if (a->check != b->check || a->nstacks != b->nstacks || a->has_exporter != b->has_exporter ||
         a->has_request != b->has_request || (a->has_request && a->flags != b->flags))
@@ -46,7 +61,7 @@ static int same_finding(const bs_finding *a, const bs_finding *b)
         return 0;
     for (int i = 0; i < a->nstacks; i++)
         if (strcmp(a->stacks[i].role, b->stacks[i].role) != 0 ||
-            !same_stack(a->stacks[i].stack, b->stacks[i].stack))
+            !same_stack(log, a->stacks[i].stack, b->stacks[i].stack))
             return 0;
     return 1;
 }
@@ -54,7 +69,7 @@ static int same_finding(const bs_finding *a, const bs_finding *b)
 bs_logged_finding *findlog_find(bs_finding_log *log, const bs_finding *f)
 {
     for (size_t i = 0; i < log->n; i++)
-        if (same_finding(&log->items[i].first, f))
+        if (same_finding(log, &log->items[i].first, f))
             return &log->items[i];
     return NULL;
 }
@@ -63,7 +78,7 @@ bs_logged_finding *findlog_add(bs_finding_log *log, const bs_finding *f, int *is
 {
     for (size_t i = 0; i < log->n; i++) {
         bs_logged_finding *e = &log->items[i];
-        if (same_finding(&e->first, f)) {
+        if (same_finding(log, &e->first, f)) {
             e->occurrences++;
             e->count += f->count;
             e->bytes += f->bytes;
@@ -106,5 +121,7 @@ void findlog_clear(bs_finding_log *log)
         for (int k = 0; k < log->items[i].first.nstacks; k++)
             free((char *)log->items[i].first.stacks[k].title);
     free(log->items);
+    int (*shown)(uint64_t) = log->shown;
     memset(log, 0, sizeof *log);
+    log->shown = shown;
 }

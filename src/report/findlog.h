@@ -2,7 +2,10 @@
  * are the same when they name the same check, the same exporter type and
  * request flags, and stacks with the same roles and frames (Python frames by
  * file, line and function, native ones by address: code exec()'d again or
- * run in another subinterpreter has new code objects, not new frames).
+ * run in another subinterpreter has new code objects, not new frames;
+ * native frames a report hides, those of the interpreter under a Python
+ * frame, are left out: 3.12+'s evaluation loop calls from a different
+ * place once a call is specialized).
  * The first is printed; the others only add to its counts.
  * The SARIF log, the suppression lines and the run record are written from
  * here at exit. Not thread-safe: the report lock covers it. */
@@ -26,6 +29,9 @@ typedef struct {
 typedef struct {
     bs_logged_finding *items;
     size_t n, cap;
+    /* does a report show native frame PC of a stack with Python frames?
+     * (NULL: every frame counts) */
+    int (*shown)(uint64_t pc);
 } bs_finding_log;
 
 /* Adds F: returns its entry and sets *IS_NEW to 1 when no identical finding

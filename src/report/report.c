@@ -29,7 +29,8 @@ static bs_suppressions suppressions;
 static uint64_t count_by_check[BS_CHECK_COUNT];
 static uint64_t nerrors, nwarnings, nsuppressed;
 static int summary_done;
-static bs_finding_log findlog;
+static int shown_under_python(uint64_t pc);
+static bs_finding_log findlog = {.shown = shown_under_python};
 static uint64_t nduplicates;
 static int annotate;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -58,7 +59,7 @@ static uint64_t expected_checks;
 static uint64_t nexpected;
 /* the expected findings: the same one again later (the expected leak, seen
  * again at exit) is expected too */
-static bs_finding_log expected_log;
+static bs_finding_log expected_log = {.shown = shown_under_python};
 static occurrence *occs;
 static size_t nocc, occ_cap;
 
@@ -130,6 +131,13 @@ static int is_hidden(const char *module)
         if (!strcmp(hidden[i], module))
             return 1;
     return 0;
+}
+
+/* Is native frame PC of a stack with Python frames shown (see collect)? */
+static int shown_under_python(uint64_t pc)
+{
+    bs_native_frame f;
+    return symbolize_pc_name(pc, &f) == 0 && !is_hidden(f.module);
 }
 
 /* The frames a report shows: Python frames, then native frames (all of

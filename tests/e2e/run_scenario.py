@@ -821,9 +821,14 @@ def cmd_boot(args):
     elif mode == "stdin":
         cmd, file, stdin_text = [py, "-"], "<stdin>", source
     elif mode == "i":
-        # The REPL compiles each statement alone: every statement is line 1.
+        # The REPL compiles each statement alone: every statement is line 1;
+        # 3.13's names each input line's code <stdin-N>, N counting from 0.
         cmd, file, stdin_text = [py, "-i"], "<stdin>", source
+        numbered = subprocess.run([py, "-c", "import sys; print(sys.version_info >= (3, 13))"],
+                                  capture_output=True, text=True).stdout.strip() == "True"
         for b in bugs:
+            if numbered:
+                file = "<stdin-%d>" % (b.line - 1)
             b.line = 1
     elif mode == "i_script":
         cmd, stdin_text = [py, "-i", script], "print('repl ran', view.len)\n"

@@ -44,8 +44,8 @@ static void warn(const char *msg, const char *detail)
         (void)!write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
-/* The interpreter's "3.11" (+ "d" for a debug ABI), or -1 if this process
- * has no Python. */
+/* The interpreter's "3.11" (+ "t" for a free-threaded build, "d" for a
+ * debug ABI: sys.abiflags), or -1 if this process has no Python. */
 static int python_tag(char *tag, size_t len)
 {
     if (!dlsym(RTLD_DEFAULT, "PySys_AddAuditHook"))
@@ -62,7 +62,11 @@ static int python_tag(char *tag, size_t len)
         hex = ((unsigned long)major << 24) | ((unsigned long)minor << 16);
     }
     int debug = dlsym(RTLD_DEFAULT, "_Py_RefTotal") != NULL;
-    snprintf(tag, len, "%lu.%lu%s", (hex >> 24) & 0xff, (hex >> 16) & 0xff, debug ? "d" : "");
+    /* the free-threaded build (3.13t+): only its object header has a shared
+     * reference count to merge */
+    int free_threaded = dlsym(RTLD_DEFAULT, "_Py_MergeZeroLocalRefcount") != NULL;
+    snprintf(tag, len, "%lu.%lu%s%s", (hex >> 24) & 0xff, (hex >> 16) & 0xff,
+             free_threaded ? "t" : "", debug ? "d" : "");
     return 0;
 }
 

@@ -35,15 +35,28 @@ static void resolve(const uint64_t key[2], bs_py_frame *f)
 }
 
 /* Copies RAW[0..n) into PCS without the frames of this core (wrappers may
- * sit between interpreter frames: a call site's PyObject_GetBuffer);
- * returns the count. */
-static int copy_native(void *const *raw, int n, uint64_t *pcs, int depth)
+ * sit between interpreter frames: a call site's PyObject_GetBuffer). Under
+ * Python frames (NPY > 0) only the innermost run of frames outside the
+ * interpreter is kept (the extension that made the call), not the
+ * interpreter's own frames, which the Python frames stand for and reports
+ * do not show, nor what lies below them: how many C frames the evaluation
+ * loop uses differs between the first pass over a line and the next once
+ * 3.12+ specialized the call, which would make the same line's second pass
+ * a different stack. Returns the count. */
+static int copy_native(void *const *raw, int n, uint64_t *pcs, int depth, int npy)
 {
     int nn = 0;
-    for (int i = 0; i < n && nn < depth && nn < MAX_FRAMES; i++)
-        if (!((uintptr_t)raw[i] >= bs_core_state.text_start &&
-              (uintptr_t)raw[i] < bs_core_state.text_end))
-            pcs[nn++] = (uint64_t)(uintptr_t)raw[i];
+    for (int i = 0; i < n && nn < depth && nn < MAX_FRAMES; i++) {
+        uintptr_t pc = (uintptr_t)raw[i];
+        if (pc >= bs_core_state.text_start && pc < bs_core_state.text_end)
+            continue;
+        if (npy && bs_core_inside(pc)) {
+            if (nn)
+                break;
+            continue;
+        }
+        pcs[nn++] = (uint64_t)pc;
+    }
     return nn;
 }
 
@@ -77,7 +90,7 @@ static int native_part(uint64_t *pcs, int depth, int npy, bs_native_mode native)
     int full_depth = depth + 8 < MAX_FRAMES + 16 ? depth + 8 : MAX_FRAMES + 16;
     if (o->native_stacks && (native == BS_NATIVE_FULL || (native == BS_NATIVE_NONE && !npy))) {
         BS_COUNT(unwinds);
-        nn = copy_native(raw, unw_backtrace(raw, full_depth), pcs, depth);
+        nn = copy_native(raw, unw_backtrace(raw, full_depth), pcs, depth, npy);
     } else if (o->native_stacks && native == BS_NATIVE_PROBE) {
         /* Pure-Python traffic has nothing native to show: look at the
          * innermost frames first and unwind fully only when code outside the
@@ -89,7 +102,7 @@ static int native_part(uint64_t *pcs, int depth, int npy, bs_native_mode native)
             BS_COUNT(unwinds);
             n = unw_backtrace(raw, full_depth);
         }
-        nn = copy_native(raw, n, pcs, depth);
+        nn = copy_native(raw, n, pcs, depth, npy);
     }
     return nn;
 }

@@ -93,6 +93,10 @@ typedef struct {
      * thread's identifier (bs_gil_held) */
     void *py_tstate;
     unsigned long py_ident;
+    /* the view a PEP 688 class's bf_getbuffer / its wrapper's release is
+     * filling / releasing: the memoryview inside it is the class's means,
+     * its export and release are the class's own (slots.c) */
+    void *class_view, *class_release_view;
 } bs_tls;
 
 /* This thread's flags (read at every buffer event: inline, and the core is

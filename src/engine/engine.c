@@ -336,6 +336,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
     x->in_view_map = 1;
     x->consumer = ev->consumer;
     x->trusted = ev->trusted != 0;
+    x->holds_view = ev->holds_view;
     x->owner = o;
     export_rec *old;
     if (u64map_exchange(&e->by_view, ev->view, x, (void **)&old) < 0) {
@@ -718,13 +719,20 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
     if (!g)
         return;
     size_t ng = 0;
-    u64map idx;
+    u64map idx, held;
     u64map_init(&idx, e->nlive);
+    /* the views other leaked exports keep alive: their leaks are those */
+    u64map_init(&held, 16);
+    for (export_rec *x = e->live; x; x = x->next)
+        if (x->holds_view)
+            u64map_put(&held, x->holds_view, (void *)1);
     for (export_rec *x = e->live; x; x = x->next) {
         /* The parent owns what it held at fork (and reports it if it leaks
          * it); in the child, objects held by the parent's other threads are
          * never freed (CPython drops their thread states without clearing). */
         if (x->inherited || held_by_frozen_thread(e, x))
+            continue;
+        if (x->consumer == BS_CONSUMER_MEMORYVIEW && u64map_get(&held, x->view))
             continue;
         uint64_t key = u64_mix(((uint64_t)x->stack << 32) ^ x->type_name) ^
                        u64_mix((uint64_t)(uint32_t)x->flags + 0x9e3779b97f4a7c15ULL);
@@ -754,6 +762,7 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
         grp->bytes += x->v.len > 0 ? x->v.len : 0;
     }
     u64map_destroy(&idx);
+    u64map_destroy(&held);
     qsort(g, ng, sizeof *g, cmp_group);
     for (size_t i = 0; i < ng; i++) {
         bs_finding f = {.check = BS_CHECK_LEAKED_EXPORT};

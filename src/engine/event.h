@@ -125,6 +125,11 @@ typedef struct {
      * while the export is, and is hashed without probing it first */
     uint32_t trusted;
     uint32_t pad_trusted;
+    /* exports: the Py_buffer of another export this one keeps alive (a PEP
+     * 688 class's export holds the memoryview its __buffer__ returned, whose
+     * managed buffer holds an export of the memory): if both leak, the
+     * inner one is this one's consequence, not a leak of its own (0: none) */
+    uint64_t holds_view;
     /* the view's snapshot (struct bs_view_snapshot), online only: not part of
      * a trace */
     const void *snapshot;

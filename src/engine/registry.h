@@ -32,6 +32,7 @@ typedef struct export_rec {
     int32_t flags;
     bs_view_fields v;
     uint64_t contents_hash; /* what format/shape/strides/suboffsets held */
+    uint64_t holds_view;    /* bs_event.holds_view */
     struct export_rec *prev, *next;         /* all live exports */
     struct export_rec *obj_prev, *obj_next; /* live exports of one exporter */
     struct watch_rec *w;                    /* set while watched: its bytes were hashed */

@@ -33,17 +33,21 @@ int callsite_get_buffer(void *o, void *v, int flags)
         return rc; /* the slot that forwards records the export */
     Py_buffer *view = v;
     if (rc == 0 && view && view->obj && bs_core_state.active && !bs_core_state.late &&
-        !tls->guard &&
-        !engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
-                              (uint64_t)(uintptr_t)view->obj) &&
-        slots_object_readable(view->obj))
-    {
-        /* a type no stub covers yet (readied after the last walk): record
-         * this export here and patch the type for the next ones */
-        slots_record_export(view->obj, view, flags, NULL, 0, 0);
-        tls->guard++;
-        slots_patch_type(Py_TYPE(view->obj), 0);
-        tls->guard--;
+        !tls->guard && slots_object_readable(view->obj)) {
+        /* a PEP 688 class's export: view->obj is its wrapper */
+        PyObject *exporter = pyver_wrapped_exporter(view->obj);
+        const Py_buffer *holds = exporter ? pyver_wrapper_master_view(view->obj) : NULL;
+        if (!exporter)
+            exporter = view->obj;
+        if (!engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
+                                  (uint64_t)(uintptr_t)exporter)) {
+            /* a type no stub covers yet (readied after the last walk): record
+             * this export here and patch the type for the next ones */
+            slots_record_export(exporter, view, flags, NULL, 0, 0, holds);
+            tls->guard++;
+            slots_patch_type(Py_TYPE(exporter), 0);
+            tls->guard--;
+        }
     }
     return rc;
 }

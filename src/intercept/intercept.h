@@ -54,9 +54,11 @@ struct bs_view_snapshot;
  * view's snapshot, NULL to take (and check) it here; FIELDS_BAD: the
  * checker found bad-view-fields in it (then what its pointers point to is
  * not compared at release); TRUSTED: the bf_getbuffer that filled it is the
- * interpreter's own (bs_event.trusted). */
+ * interpreter's own (bs_event.trusted); HOLDS: the Py_buffer of an export
+ * this one keeps alive (bs_event.holds_view), or NULL. */
 void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
-                         const struct bs_view_snapshot *snap, int fields_bad, int trusted);
+                         const struct bs_view_snapshot *snap, int fields_bad, int trusted,
+                         const Py_buffer *holds);
 
 /* Can O be used as an object (its header and its type read through the
  * guarded reads)? For view->obj, which the exporter filled. */

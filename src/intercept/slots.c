@@ -40,6 +40,7 @@ typedef struct {
 } type_ctx;
 
 static destructor subtype_dealloc_fn;
+static void hook_type_new(void);
 static u64map type_names; /* PyTypeObject* -> name cache entry */
 /* bumped by slots_new_lifetime: the per-thread last-type caches are stale */
 static unsigned names_generation;
@@ -316,7 +317,8 @@ void slots_probe_consumers(void)
 }
 
 void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
-                         const bs_view_snapshot *snap, int fields_bad, int trusted)
+                         const bs_view_snapshot *snap, int fields_bad, int trusted,
+                         const Py_buffer *holds)
 {
     bs_tls *tls = bs_thread();
     tls->guard++;
@@ -329,6 +331,7 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
     ev.type_name = type_name_of(Py_TYPE(exporter), gil);
     slots_view_fields(&ev.v, view);
     ev.trusted = trusted && !fields_bad;
+    ev.holds_view = (uint64_t)(uintptr_t)holds;
     bs_view_snapshot own;
     if (!snap) {
         slots_snapshot_view(&own, view, exporter, flags);
@@ -420,6 +423,10 @@ int slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash)
 static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *ctx)
 {
     bs_tls *tls = bs_thread();
+    /* the memoryview a PEP 688 __buffer__ returned, filling the class's
+     * view: the class's export, recorded by its own wrapper */
+    if (tls->class_view == view && view)
+        return ctx->get(obj, view, flags);
     int checking = bs_core_state.active && !bs_core_state.late && !tls->guard && view;
     int gil = 1;
     uint32_t call = 0;
@@ -440,7 +447,12 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
         tls->slot_views[tls->nslot] = view;
     tls->nslot++;
     tls->checked_view = NULL;
+    int pep688 = ctx->get == pyver.class_getbuffer && pyver.class_getbuffer;
+    void *outer_class_view = tls->class_view;
+    if (pep688)
+        tls->class_view = view;
     int rc = ctx->get(obj, view, flags);
+    tls->class_view = outer_class_view;
     tls->nslot--;
     void *pc = __builtin_return_address(0);
     if (__builtin_expect(tls->probe_obj != NULL, 0) && tls->probe_obj == (void *)obj && rc == 0)
@@ -508,6 +520,17 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     if (!owner)
         return rc; /* a view->obj that is no object: its release cannot go well */
     PyObject *exporter = owner;
+    /* PEP 688: view->obj is the wrapper, the exporter is the class's
+     * instance; the release goes through the wrapper's slot */
+    if (pep688 && pyver_wrapped_exporter(owner) == obj) {
+        if (!have_snap)
+            slots_snapshot_view(&snap, view, obj, flags);
+        tls->slot_pc = pc;
+        slots_record_export(obj, view, flags, &snap, fields_bad, ctx->builtin,
+                            pyver_wrapper_master_view(owner));
+        tls->slot_pc = NULL;
+        return rc;
+    }
     if (exporter != obj &&
         engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
                              (uint64_t)(uintptr_t)exporter))
@@ -522,7 +545,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     if (!have_snap)
         slots_snapshot_view(&snap, view, exporter, flags);
     tls->slot_pc = pc;
-    slots_record_export(exporter, view, flags, &snap, fields_bad, ctx->builtin);
+    slots_record_export(exporter, view, flags, &snap, fields_bad, ctx->builtin, NULL);
     tls->slot_pc = NULL;
     return rc;
 }
@@ -541,9 +564,24 @@ static uint32_t release_stack(const Py_buffer *view)
 static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
 {
     bs_tls *tls = bs_thread();
-    if (!bs_core_state.active || tls->guard || !view) {
+    if (!bs_core_state.active || tls->guard || !view || tls->class_release_view == view) {
         ctx->rel(obj, view);
         return;
+    }
+    /* PEP 688: the release of a class's export, through its wrapper, which
+     * releases the memoryview inside (not an export of its own) */
+    PyObject *wrapper = NULL, *exporter = pyver_wrapped_exporter(obj);
+    if (exporter) {
+        /* a class whose exports were not seen (its __buffer__ was set
+         * after its creation) is patched from now on */
+        PyBufferProcs *pb = Py_TYPE(exporter)->tp_as_buffer;
+        if (pb && pb->bf_getbuffer == pyver.class_getbuffer && bs_gil_held(tls)) {
+            tls->guard++;
+            slots_patch_type(Py_TYPE(exporter), 0);
+            tls->guard--;
+        }
+        wrapper = obj;
+        obj = exporter;
     }
     BS_COUNT(slot_releases);
     bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_SLOT};
@@ -565,12 +603,23 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
             bs_observe_writer_release(view, obj, ev.thread, ev.stack);
     }
     tls->guard--;
-    ev.refcnt_before = Py_REFCNT(obj);
-    ctx->rel(obj, view);
-    ev.refcnt_after = Py_REFCNT(obj);
+    if (wrapper) {
+        /* the wrapper's slot is the interpreter's: no reference count to check */
+        void *outer = tls->class_release_view;
+        tls->class_release_view = view;
+        ctx->rel(wrapper, view);
+        tls->class_release_view = outer;
+    } else {
+        ev.refcnt_before = Py_REFCNT(obj);
+        ctx->rel(obj, view);
+        ev.refcnt_after = Py_REFCNT(obj);
+    }
     tls->guard++;
     ev.type_name = type_name_of(Py_TYPE(obj), gil);
-    ev.slot_complete = ctx->complete && !bs_core_state.late;
+    /* PEP 688: the wrapper is released once (PyBuffer_Release clears
+     * view->obj), a release of an export not seen is the class's
+     * patching, not a bug */
+    ev.slot_complete = ctx->complete && !bs_core_state.late && !wrapper;
     if (ev.refcnt_after < ev.refcnt_before) {
         /* name the slot function: +1 because frames are return addresses */
         uint64_t pc = (uint64_t)(uintptr_t)ctx->rel + 1;
@@ -627,8 +676,13 @@ int slots_init(void)
 {
     if (!type_names.cap && u64map_init(&type_names, 256) < 0)
         return -1;
+    /* the probes' own exports are not the program's */
+    bs_thread()->guard++;
     if (pyver_init() < 0)
-        bs_log("memoryview's managed buffer type not found: memoryviews' exports are not told apart");
+        bs_log("an interpreter type was not found (memoryview's managed buffer, PEP 688's "
+               "wrapper): its exports are not told apart");
+    bs_thread()->guard--;
+    hook_type_new();
     module_key = PyUnicode_InternFromString("__module__");
     if (!module_key)
         PyErr_Clear();
@@ -642,6 +696,31 @@ int slots_init(void)
     subtype_dealloc_fn = ((PyTypeObject *)cls)->tp_dealloc;
     Py_DECREF(cls);
     return 0;
+}
+
+/* PEP 688 classes (3.12+) get the interpreter's slot_bf_getbuffer when
+ * they are created, after the start-up walk: type's tp_new patches each
+ * one before it can have an instance (`class` statements and type()
+ * calls, and metaclasses whose __new__ calls type.__new__). */
+static newfunc type_new_fn;
+
+static PyObject *type_new_patching(PyTypeObject *meta, PyObject *args, PyObject *kwds)
+{
+    PyObject *t = type_new_fn(meta, args, kwds);
+    if (t && PyType_Check(t) && bs_core_state.active && !bs_core_state.late) {
+        PyBufferProcs *pb = ((PyTypeObject *)t)->tp_as_buffer;
+        if (pb && pb->bf_getbuffer && pb->bf_getbuffer == pyver.class_getbuffer)
+            slots_patch_type((PyTypeObject *)t, 1);
+    }
+    return t;
+}
+
+static void hook_type_new(void)
+{
+    if (!pyver.class_getbuffer || PyType_Type.tp_new == type_new_patching)
+        return;
+    type_new_fn = PyType_Type.tp_new;
+    PyType_Type.tp_new = type_new_patching;
 }
 
 /* ---- the walk --------------------------------------------------------- */
@@ -667,6 +746,8 @@ static void push(type_list *l, PyTypeObject *t)
 static int needs_patch(PyTypeObject *t)
 {
     PyBufferProcs *pb = t->tp_as_buffer;
+    if (pb && t == pyver.buffer_wrapper_type) /* PEP 688's wrapper: release only */
+        return pb->bf_releasebuffer && !tramp_is_ours((void *)pb->bf_releasebuffer);
     return pb && pb->bf_getbuffer && !tramp_is_ours((void *)pb->bf_getbuffer);
 }
 
@@ -684,6 +765,12 @@ static void collect_types(type_list *todo)
         return;
     }
     type_list stack = {0};
+    if (pyver.buffer_wrapper_type && needs_patch(pyver.buffer_wrapper_type)) {
+        /* PEP 688's wrapper: a static type whose instances only the
+         * interpreter makes; patched once, however the walk reaches it */
+        push(todo, pyver.buffer_wrapper_type);
+        u64map_put(&seen, (uint64_t)(uintptr_t)pyver.buffer_wrapper_type, (void *)1);
+    }
     push(&stack, &PyBaseObject_Type);
     u64map_put(&seen, (uint64_t)(uintptr_t)&PyBaseObject_Type, (void *)1);
     while (stack.n) {
@@ -735,10 +822,19 @@ static int plan_type(tramp_batch *b, PyTypeObject *t, patch_plan *plan, int comp
         note_view_ctor((void *)t->tp_init);
     }
     plan->type = t;
-    plan->get = tramp_add(b, 4, ctx, (void *)wrap_getbuffer);
-    plan->rel = ctx->rel && !tramp_is_ours((void *)ctx->rel)
+    /* a PEP 688 class's releases are seen at its wrapper's slot; the
+     * wrapper calls __release_buffer__ only while the class's slot is
+     * still the interpreter's own */
+    int class_slot = ctx->get == pyver.class_getbuffer && pyver.class_getbuffer;
+    plan->rel = ctx->rel && !class_slot && !tramp_is_ours((void *)ctx->rel)
                     ? tramp_add(b, 3, ctx, (void *)wrap_releasebuffer) : NULL;
     plan->dealloc = NULL;
+    if (t == pyver.buffer_wrapper_type) {
+        plan->get = NULL;
+        plan->mut = NULL;
+        return plan->rel ? 0 : -1;
+    }
+    plan->get = tramp_add(b, 4, ctx, (void *)wrap_getbuffer);
     if (t->tp_dealloc && t->tp_dealloc != subtype_dealloc_fn &&
         !tramp_is_ours((void *)t->tp_dealloc)) {
         ctx->dealloc = t->tp_dealloc;
@@ -755,13 +851,15 @@ static void apply_plan(const patch_plan *plan)
     if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) {
         if (plan->rel)
             pb->bf_releasebuffer = (releasebufferproc)plan->rel;
-        pb->bf_getbuffer = (getbufferproc)plan->get;
+        if (plan->get)
+            pb->bf_getbuffer = (getbufferproc)plan->get;
     } else {
         PyBufferProcs *copy = malloc(sizeof *copy);
         if (!copy)
             return;
         *copy = *pb;
-        copy->bf_getbuffer = (getbufferproc)plan->get;
+        if (plan->get)
+            copy->bf_getbuffer = (getbufferproc)plan->get;
         if (plan->rel)
             copy->bf_releasebuffer = (releasebufferproc)plan->rel;
         t->tp_as_buffer = copy;

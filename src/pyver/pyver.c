@@ -6,6 +6,45 @@
 
 pyver_types pyver;
 
+/* PEP 688 (3.12+): a class with __buffer__ and __release_buffer__ shows
+ * the slot function the interpreter gives such classes, and one export of
+ * an instance the wrapper type it puts in view->obj. */
+static int learn_pep688(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    static const char src[] = "class P:\n"
+                               "    def __buffer__(self, flags):\n"
+                               "        return memoryview(b'')\n"
+                               "    def __release_buffer__(self, view):\n"
+                               "        pass\n"
+                               "p = P()\n";
+    PyObject *ns = PyDict_New();
+    int ok = 0;
+    if (ns && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0) {
+        PyObject *r = PyRun_String(src, Py_file_input, ns, ns);
+        PyObject *p = r ? PyDict_GetItemString(ns, "p") : NULL;
+        Py_XDECREF(r);
+        PyBufferProcs *pb = p ? Py_TYPE(p)->tp_as_buffer : NULL;
+        Py_buffer view;
+        if (pb && pb->bf_getbuffer && PyObject_GetBuffer(p, &view, PyBUF_SIMPLE) == 0) {
+            if (view.obj && view.obj != p && Py_TYPE(view.obj)->tp_name &&
+                !strcmp(Py_TYPE(view.obj)->tp_name, "_buffer_wrapper") &&
+                ((pyver_buffer_wrapper *)view.obj)->obj == p) {
+                pyver.class_getbuffer = pb->bf_getbuffer;
+                pyver.buffer_wrapper_type = Py_TYPE(view.obj);
+                ok = 1;
+            }
+            PyBuffer_Release(&view);
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(ns);
+    return ok ? 0 : -1;
+#else
+    return 0;
+#endif
+}
+
 int pyver_init(void)
 {
     /* _PyManagedBuffer_Type is exported up to 3.12 only: every version's
@@ -22,5 +61,7 @@ int pyver_init(void)
     if (t && t->tp_name && !strcmp(t->tp_name, "managedbuffer"))
         pyver.managed_buffer_type = t;
     Py_DECREF(mv);
-    return pyver.managed_buffer_type ? 0 : -1;
+    if (!pyver.managed_buffer_type)
+        return -1;
+    return learn_pep688();
 }

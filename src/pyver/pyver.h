@@ -88,14 +88,50 @@ static inline int pyver_is_immortal(PyObject *o)
 }
 
 /* Addresses learned from the running interpreter (pyver.c), where the
- * version does not export the symbol (3.13+: _PyManagedBuffer_Type). */
+ * version does not export the symbol (3.13+: _PyManagedBuffer_Type; the
+ * PEP 688 machinery is static in typeobject.c). */
 typedef struct {
     PyTypeObject *managed_buffer_type; /* memoryview's managed buffer */
+    /* 3.12+ (PEP 688): the slot functions of Python classes that define
+     * __buffer__ (slot_bf_getbuffer: calls it, gets the memoryview's buffer
+     * into the view, then puts a wrapper in view->obj) and the wrapper's
+     * type, whose release slot releases the memoryview and calls the
+     * class's __release_buffer__ */
+    getbufferproc class_getbuffer;
+    PyTypeObject *buffer_wrapper_type;
 } pyver_types;
+
+/* The exporter a PEP 688 wrapper stands for (NULL: not a wrapper, or
+ * already released). Objects/typeobject.c's PyBufferWrapper, the same in
+ * 3.12 to 3.15: {PyObject_HEAD; PyObject *mv; PyObject *obj;}. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *mv;
+    PyObject *obj;
+} pyver_buffer_wrapper;
 
 extern pyver_types pyver;
 
-/* Learns pyver's addresses (needs the GIL); 0 or -1 when one is missing. */
+/* The master Py_buffer of the managed buffer under a PEP 688 wrapper's
+ * memoryview: the export of the memory that the class's export keeps
+ * alive (NULL: none). */
+static inline Py_buffer *pyver_wrapper_master_view(PyObject *wrapper)
+{
+    PyObject *mv = ((pyver_buffer_wrapper *)wrapper)->mv;
+    if (!mv || !PyMemoryView_Check(mv) || !((PyMemoryViewObject *)mv)->mbuf)
+        return NULL;
+    return &((PyMemoryViewObject *)mv)->mbuf->master;
+}
+
+static inline PyObject *pyver_wrapped_exporter(PyObject *o)
+{
+    if (!pyver.buffer_wrapper_type || Py_TYPE(o) != pyver.buffer_wrapper_type)
+        return NULL;
+    return ((pyver_buffer_wrapper *)o)->obj;
+}
+
+/* Learns pyver's addresses (needs the GIL; the caller keeps bufsan's own
+ * wrappers out of the probe's exports); 0, or -1 when one is missing. */
 int pyver_init(void);
 
 #endif

@@ -116,24 +116,29 @@ static uint32_t type_name_id(PyTypeObject *t)
     if (t == last_type && t->tp_name == last_name && qualname == last_qualname && last_id &&
         last_generation == names_generation)
         return last_id;
+    pyver_lock();
     name_entry *e = u64map_get(&type_names, (uint64_t)(uintptr_t)t);
     if (!e || e->tp_name != t->tp_name || e->qualname != qualname || !e->id) {
         if (!e) {
             e = calloc(1, sizeof *e);
-            if (!e)
+            if (!e) {
+                pyver_unlock();
                 return 0;
+            }
             u64map_put(&type_names, (uint64_t)(uintptr_t)t, e);
         }
         e->tp_name = t->tp_name;
         e->qualname = qualname;
         e->id = intern_type_name(t);
     }
+    uint32_t id = e->id;
+    pyver_unlock();
     last_type = t;
     last_name = t->tp_name;
     last_qualname = qualname;
-    last_id = e->id;
+    last_id = id;
     last_generation = names_generation;
-    return e->id;
+    return id;
 }
 
 void slots_view_fields(bs_view_fields *v, const Py_buffer *view)
@@ -245,6 +250,36 @@ static uint32_t consumer_of(Py_buffer *view, int flags, void *pc)
  * Cython memoryview): a mutable view, not a reader. Used under the GIL. */
 static u64map view_ctors, view_ctor_stacks;
 
+/* Free-threaded builds immortalize code objects' constants and, while
+ * finalizing, make them mortal again and free them whatever views still
+ * refer to them (references taken while immortal were never counted): the
+ * exporters that were immortal when exported, whose deallocation then is
+ * the interpreter's teardown, not a bug (what was not released is still
+ * reported as leaked). */
+static u64map immortal_exporters;
+
+static void note_immortal_exporter(PyObject *exporter)
+{
+    if (!PYVER_FREE_THREADED || !pyver_is_immortal(exporter))
+        return;
+    pyver_lock();
+    if (immortal_exporters.cap || u64map_init(&immortal_exporters, 16) == 0)
+        u64map_put(&immortal_exporters, (uint64_t)(uintptr_t)exporter, (void *)1);
+    pyver_unlock();
+}
+
+static int torn_down_immortal(PyObject *obj)
+{
+    if (!PYVER_FREE_THREADED || !bs_core_state.late || !immortal_exporters.cap)
+        return 0;
+    pyver_lock();
+    int yes = u64map_del(&immortal_exporters, (uint64_t)(uintptr_t)obj) != NULL;
+    pyver_unlock();
+    return yes;
+}
+
+static int acquired_by_view_ctor_locked(uint32_t stack);
+
 static void note_view_ctor(void *fn)
 {
     if (fn && !bs_core_inside((uintptr_t)fn) &&
@@ -258,6 +293,14 @@ static int acquired_by_view_ctor(uint32_t stack)
 {
     if (!stack || !view_ctors.cap)
         return 0;
+    pyver_lock();
+    int yes = acquired_by_view_ctor_locked(stack);
+    pyver_unlock();
+    return yes;
+}
+
+static int acquired_by_view_ctor_locked(uint32_t stack)
+{
     if (!view_ctor_stacks.cap && u64map_init(&view_ctor_stacks, 256) < 0)
         return 0;
     uintptr_t known = (uintptr_t)u64map_get(&view_ctor_stacks, stack);
@@ -332,6 +375,7 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
     slots_view_fields(&ev.v, view);
     ev.trusted = trusted && !fields_bad;
     ev.holds_view = (uint64_t)(uintptr_t)holds;
+    note_immortal_exporter(exporter);
     bs_view_snapshot own;
     if (!snap) {
         slots_snapshot_view(&own, view, exporter, flags);
@@ -632,7 +676,8 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
 
 static void wrap_dealloc(PyObject *obj, type_ctx *ctx)
 {
-    if (bs_core_state.active && engine_has_exporter(bs_core_state.engine, (uint64_t)(uintptr_t)obj)) {
+    if (bs_core_state.active && engine_has_exporter(bs_core_state.engine, (uint64_t)(uintptr_t)obj) &&
+        !torn_down_immortal(obj)) {
         bs_tls *tls = bs_thread();
         tls->guard++;
         BS_COUNT(deallocs_with_state);
@@ -801,6 +846,7 @@ static void collect_types(type_list *todo)
 
 typedef struct {
     PyTypeObject *type;
+    type_ctx *ctx;
     void *get, *rel, *dealloc;
     mut_plan *mut;
 } patch_plan;
@@ -822,6 +868,7 @@ static int plan_type(tramp_batch *b, PyTypeObject *t, patch_plan *plan, int comp
         note_view_ctor((void *)t->tp_init);
     }
     plan->type = t;
+    plan->ctx = ctx;
     /* a PEP 688 class's releases are seen at its wrapper's slot; the
      * wrapper calls __release_buffer__ only while the class's slot is
      * still the interpreter's own */
@@ -842,6 +889,24 @@ static int plan_type(tramp_batch *b, PyTypeObject *t, patch_plan *plan, int comp
     }
     plan->mut = plan->get ? mutators_plan(b, t) : NULL;
     return plan->get ? 0 : -1;
+}
+
+/* 3.12+: X.__buffer__ and X.__release_buffer__ of a C type are slot
+ * wrappers holding the original functions (memoryview's and PEP 688's
+ * super().__buffer__ go through them): pointed at the stubs too, so that
+ * an export made through one is seen like one made through the slot. */
+static void patch_descriptor(PyTypeObject *t, const char *name, void *orig, void *stub)
+{
+    if (!orig || !stub)
+        return;
+    PyObject *d = PyObject_GetAttrString((PyObject *)t, name);
+    if (!d) {
+        PyErr_Clear();
+        return;
+    }
+    if (Py_IS_TYPE(d, &PyWrapperDescr_Type) && ((PyWrapperDescrObject *)d)->d_wrapped == orig)
+        ((PyWrapperDescrObject *)d)->d_wrapped = stub;
+    Py_DECREF(d);
 }
 
 static void apply_plan(const patch_plan *plan)
@@ -866,6 +931,8 @@ static void apply_plan(const patch_plan *plan)
     }
     if (plan->dealloc)
         t->tp_dealloc = (destructor)plan->dealloc;
+    patch_descriptor(t, "__buffer__", (void *)plan->ctx->get, plan->get);
+    patch_descriptor(t, "__release_buffer__", (void *)plan->ctx->rel, plan->rel);
     mutators_apply(plan->mut);
     trace_type_patched(t->tp_name);
 }
@@ -900,20 +967,25 @@ static int patch_list(type_list *todo, int complete)
 int slots_patch_all_types(int complete)
 {
     type_list todo = {0};
+    pyver_lock();
     collect_types(&todo);
     int n = patch_list(&todo, complete);
+    pyver_unlock();
     free(todo.items);
     return n;
 }
 
 int slots_patch_type(PyTypeObject *t, int complete)
 {
-    if (!needs_patch(t))
-        return 0;
-    type_list todo = {0};
-    push(&todo, t);
-    int n = patch_list(&todo, complete);
-    free(todo.items);
+    pyver_lock();
+    int n = 0;
+    if (needs_patch(t)) {
+        type_list todo = {0};
+        push(&todo, t);
+        n = patch_list(&todo, complete);
+        free(todo.items);
+    }
+    pyver_unlock();
     return n;
 }
 
@@ -928,10 +1000,12 @@ int slots_patch_module_types(PyObject *module, int complete)
     type_list todo = {0};
     Py_ssize_t pos = 0;
     PyObject *key, *value;
+    pyver_lock();
     while (PyDict_Next(dict, &pos, &key, &value))
         if (PyType_Check(value) && needs_patch((PyTypeObject *)value))
             push(&todo, (PyTypeObject *)value);
     int n = patch_list(&todo, complete);
+    pyver_unlock();
     free(todo.items);
     return n;
 }

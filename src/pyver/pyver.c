@@ -5,6 +5,9 @@
 #include <string.h>
 
 pyver_types pyver;
+#ifdef Py_GIL_DISABLED
+PyMutex pyver_mutex;
+#endif
 
 /* PEP 688 (3.12+): a class with __buffer__ and __release_buffer__ shows
  * the slot function the interpreter gives such classes, and one export of

@@ -87,6 +87,32 @@ static inline int pyver_is_immortal(PyObject *o)
 #endif
 }
 
+/* A free-threaded build (3.13t+) runs Python code on several threads at
+ * once: what the GIL serialises elsewhere (bufsan's caches of interpreter
+ * objects, the patching of types) takes this lock there. A PyMutex: a
+ * thread waiting for it detaches, so a stop-the-world pause never waits
+ * for it. Not recursive. */
+#ifdef Py_GIL_DISABLED
+#define PYVER_FREE_THREADED 1
+extern PyMutex pyver_mutex;
+static inline void pyver_lock(void)
+{
+    PyMutex_Lock(&pyver_mutex);
+}
+static inline void pyver_unlock(void)
+{
+    PyMutex_Unlock(&pyver_mutex);
+}
+#else
+#define PYVER_FREE_THREADED 0
+static inline void pyver_lock(void)
+{
+}
+static inline void pyver_unlock(void)
+{
+}
+#endif
+
 /* Addresses learned from the running interpreter (pyver.c), where the
  * version does not export the symbol (3.13+: _PyManagedBuffer_Type; the
  * PEP 688 machinery is static in typeobject.c). */

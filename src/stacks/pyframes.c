@@ -58,7 +58,7 @@ static char *utf8_or(PyObject *s, const char *fallback)
 /* The names of each code object, resolved once: a test suite's thousands
  * of distinct frames share a few hundred code objects (the depot stores
  * each distinct frame once and never frees the strings it is given). Used
- * with the GIL held. */
+ * with the GIL held (and pyver_lock). */
 typedef struct {
     const char *file, *function;
 } code_names;
@@ -89,7 +89,9 @@ void pyframes_resolve(const uint64_t key[2], void *out)
     PyCodeObject *co = (PyCodeObject *)(uintptr_t)key[0];
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
+    pyver_lock();
     const code_names *n = names_of(co);
+    pyver_unlock();
     f->file = n && n->file ? n->file : "?";
     f->function = n && n->function ? n->function : "?";
     f->line = PyCode_Addr2Line(co, (int)key[1]);

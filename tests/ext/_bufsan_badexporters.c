@@ -311,6 +311,10 @@ PyInit__bufsan_badexporters(void)
     PyObject *m = PyModule_Create(&badexp_module);
     if (m == NULL)
         return NULL;
+#ifdef Py_GIL_DISABLED
+    /* free-threaded builds: no GIL re-enabled (and no warning) for a test module */
+    PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
+#endif
     Py_INCREF(&BadExporter_Type);
     if (PyModule_AddObject(m, "BadExporter", (PyObject *)&BadExporter_Type) < 0) {
         Py_DECREF(&BadExporter_Type);

@@ -262,6 +262,10 @@ PyInit__bufsan_garbage(void)
     PyObject *m = PyModule_Create(&garbage_module);
     if (m == NULL)
         return NULL;
+#ifdef Py_GIL_DISABLED
+    /* free-threaded builds: no GIL re-enabled (and no warning) for a test module */
+    PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
+#endif
     Py_INCREF(&Garbage_Type);
     if (PyModule_AddObject(m, "Garbage", (PyObject *)&Garbage_Type) < 0) {
         Py_DECREF(&Garbage_Type);

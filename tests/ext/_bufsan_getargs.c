@@ -78,5 +78,12 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bufsan_getargs", NU
 PyMODINIT_FUNC
 PyInit__bufsan_getargs(void)
 {
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (!m)
+        return NULL;
+#ifdef Py_GIL_DISABLED
+    /* free-threaded builds: no GIL re-enabled (and no warning) for a test module */
+    PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
+#endif
+    return m;
 }

@@ -41,6 +41,9 @@ modheld_exec(PyObject *m)
 
 static PyModuleDef_Slot modheld_slots[] = {
     {Py_mod_exec, (void *)modheld_exec},
+#ifdef Py_GIL_DISABLED
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
     {0, NULL},
 };
 

@@ -636,6 +636,10 @@ PyInit__bufsan_mutators(void)
     PyObject *m = PyModule_Create(&mut_module);
     if (!m)
         return NULL;
+#ifdef Py_GIL_DISABLED
+    /* free-threaded builds: no GIL re-enabled (and no warning) for a test module */
+    PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
+#endif
     if (PyModule_AddObjectRef(m, "Mutant", (PyObject *)&MutantType) < 0 ||
         PyModule_AddObjectRef(m, "View", (PyObject *)&ViewType) < 0) {
         Py_DECREF(m);

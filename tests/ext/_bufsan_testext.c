@@ -536,9 +536,12 @@ PyMODINIT_FUNC
 PyInit__bufsan_testext(void)
 {
     PyObject *m = PyModule_Create(&testext_module);
-
-    if (m == NULL)
+    if (!m)
         return NULL;
+#ifdef Py_GIL_DISABLED
+    /* free-threaded builds: no GIL re-enabled (and no warning) for a test module */
+    PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
+#endif
     if (add_type(m, &ExporterType, "Exporter") < 0
         || add_type(m, &SlotlessExporterType, "SlotlessExporter") < 0
         || add_type(m, &DecrefReleaserType, "DecrefReleaser") < 0

@@ -27,51 +27,11 @@
 #include "../stacks/depot.h"
 #include "../stacks/symbolize.h"
 #include "../trace/writer.h"
-#include "core.h"
+#include "../core/state.h"
 #include "pyapi.h"
 #include "../common/safe_read.h"
 
 #define EXPORT __attribute__((visibility("default")))
-
-bs_core bs_core_state;
-bs_stats bs_stat;
-
-__thread bs_tls bs_tls_self = {.tid = -1};
-static int next_tid = 1;
-
-/* Which bufsan thread number each OS thread got (newest last): at the
- * start of finalization the interpreter's thread states name threads by
- * pthread identity (frozen_threads_at_exit). Idents are reused after a
- * thread ends, so the newest entry for an ident is the live thread. */
-typedef struct {
-    unsigned long ident;
-    int tid;
-} thread_entry;
-static thread_entry *thread_table;
-static size_t nthreads, capthreads;
-static pthread_mutex_t thread_table_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void note_thread(int tid)
-{
-    pthread_mutex_lock(&thread_table_lock);
-    if (nthreads == capthreads) {
-        size_t cap = capthreads ? capthreads * 2 : 64;
-        thread_entry *n = realloc(thread_table, cap * sizeof *n);
-        if (n) {
-            thread_table = n;
-            capthreads = cap;
-        }
-    }
-    if (nthreads < capthreads)
-        thread_table[nthreads++] = (thread_entry){(unsigned long)pthread_self(), tid};
-    pthread_mutex_unlock(&thread_table_lock);
-}
-
-void bs_thread_start(bs_tls *t)
-{
-    t->tid = __atomic_fetch_add(&next_tid, 1, __ATOMIC_RELAXED);
-    note_thread(t->tid);
-}
 
 /* An atexit callback, so it runs in Py_FinalizeEx after the non-daemon
  * threads were joined and before CPython stops the others where they
@@ -85,19 +45,16 @@ static PyObject *frozen_threads_at_exit(PyObject *self, PyObject *unused)
     (void)unused;
     PyThreadState *me = PyThreadState_Get();
     int n = 0;
-    pthread_mutex_lock(&thread_table_lock);
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(me->interp); ts;
          ts = PyThreadState_Next(ts)) {
         if (ts == me)
             continue;
-        for (size_t i = nthreads; i-- > 0;)
-            if (thread_table[i].ident == ts->thread_id) {
-                engine_thread_outlives_program(bs_core_state.engine, (uint32_t)thread_table[i].tid);
-                n++;
-                break;
-            }
+        int tid = bs_thread_number_of(ts->thread_id);
+        if (tid >= 0) {
+            engine_thread_outlives_program(bs_core_state.engine, (uint32_t)tid);
+            n++;
+        }
     }
-    pthread_mutex_unlock(&thread_table_lock);
     if (n)
         bs_log("%d thread%s still running at finalization (daemon): what they hold is not "
                "reported as leaked", n, n == 1 ? "" : "s");
@@ -550,18 +507,6 @@ static void add_inside(const void *addr)
     }
 }
 
-void bs_log(const char *fmt, ...)
-{
-    if (!bs_core_state.opts.verbosity)
-        return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "==%d==bufsan: %s\n", (int)getpid(), n >= 0 ? buf : fmt);
-}
-
 static void fatal_options(const char *msg)
 {
     fprintf(stderr, "==%d==ERROR: bufsan: %s\n", (int)getpid(), msg);
@@ -588,8 +533,7 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
         fflush(stderr);
         _exit(0);
     }
-    bs_tls_self.tid = 0; /* the loader's constructor runs on the main thread */
-    note_thread(0);
+    bs_thread_main(); /* the loader's constructor runs on the main thread */
     output_configure(c->opts.log_path);
     report_init(&c->opts);
     if (report_load_suppressions(c->opts.suppressions, err, sizeof err) < 0)

@@ -28,7 +28,7 @@
 #include "../report/report.h"
 #include "../stacks/depot.h"
 #include "../trace/writer.h"
-#include "core.h"
+#include "../core/state.h"
 #include "pyapi.h"
 
 typedef struct {

@@ -8,7 +8,7 @@
 #include <dlfcn.h>
 #include <string.h>
 
-#include "../bootstrap/core.h"
+#include "../core/state.h"
 #include "../stacks/capture.h"
 #include "got.h"
 

@@ -10,7 +10,7 @@
 
 #include <xxh_x86dispatch.h>
 
-#include "../bootstrap/core.h"
+#include "../core/state.h"
 #include "../common/safe_read.h"
 #include "../engine/view_check.h"
 

@@ -12,7 +12,7 @@
 #include "../engine/event.h"
 #include "../pyver/pyver.h"
 
-#include "../bootstrap/core.h"
+#include "../core/state.h"
 
 /* PyGILState_Check (two thread-local lookups) with a shortcut: the current
  * thread state is the one this thread last held the GIL with, and it was
@@ -76,7 +76,8 @@ void slots_snapshot_view(struct bs_view_snapshot *snap, const Py_buffer *view, P
  * for consumer-modified-view. Returns whether this thread holds the GIL. */
 int slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash);
 
-/* Does TYPE's bf_releasebuffer go through one of our stubs? */
+/* Are the releases through TYPE's bf_releasebuffer seen at a stub (its own, or
+ * for a PEP 688 class its wrapper's and its C base's)? */
 int slots_release_is_wrapped(PyTypeObject *type);
 
 /* Learns how to recognise consumers that write without asking for

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bootstrap/core.h"
+#include "../core/state.h"
 #include "../stacks/capture.h"
 #include "mutators.h"
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bootstrap/core.h"
+#include "../core/state.h"
 #include "../common/safe_read.h"
 #include "../common/u64map.h"
 #include "../engine/view_check.h"
@@ -700,8 +700,10 @@ static void wrap_dealloc(PyObject *obj, type_ctx *ctx)
 
 int slots_release_is_wrapped(PyTypeObject *t)
 {
-    return t->tp_as_buffer && t->tp_as_buffer->bf_releasebuffer &&
-           tramp_is_ours((void *)t->tp_as_buffer->bf_releasebuffer);
+    releasebufferproc rel = t->tp_as_buffer ? t->tp_as_buffer->bf_releasebuffer : NULL;
+    /* a PEP 688 class's own release slot: its exports' releases are seen
+     * at the wrapper's, the views its C base filled at the base's */
+    return rel && (tramp_is_ours((void *)rel) || rel == pyver.class_releasebuffer);
 }
 
 void slots_new_lifetime(void)

@@ -34,6 +34,7 @@ static int learn_pep688(void)
                 !strcmp(Py_TYPE(view.obj)->tp_name, "_buffer_wrapper") &&
                 ((pyver_buffer_wrapper *)view.obj)->obj == p) {
                 pyver.class_getbuffer = pb->bf_getbuffer;
+                pyver.class_releasebuffer = pb->bf_releasebuffer;
                 pyver.buffer_wrapper_type = Py_TYPE(view.obj);
                 ok = 1;
             }

@@ -124,6 +124,7 @@ typedef struct {
      * type, whose release slot releases the memoryview and calls the
      * class's __release_buffer__ */
     getbufferproc class_getbuffer;
+    releasebufferproc class_releasebuffer;
     PyTypeObject *buffer_wrapper_type;
 } pyver_types;
 

@@ -13,7 +13,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "../bootstrap/core.h"
+#include "../core/state.h"
 #include "../common/u64map.h"
 #include "capture.h"
 #include "depot.h"

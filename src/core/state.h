@@ -1,7 +1,9 @@
 /* State shared by the parts of a core (one per Python version): options,
- * the engine, the phase of the interpreter's life, per-thread flags. */
-#ifndef BUFSAN_BOOTSTRAP_CORE_H
-#define BUFSAN_BOOTSTRAP_CORE_H
+ * the engine, the phase of the interpreter's life, per-thread flags, the
+ * log line. The lowest layer of a core: bootstrap, intercept and stacks
+ * use it, it uses none of them (state.c defines it). */
+#ifndef BUFSAN_CORE_STATE_H
+#define BUFSAN_CORE_STATE_H
 
 #include <stdint.h>
 
@@ -105,6 +107,12 @@ typedef struct {
  * dlopen'd objects, see src/CMakeLists.txt). */
 extern __thread bs_tls bs_tls_self;
 void bs_thread_start(bs_tls *t);
+/* This thread is the main thread, T0 (at start-up). */
+void bs_thread_main(void);
+
+/* The bufsan thread number (T<n>) of the OS thread with pthread identity
+ * IDENT, or -1 (the newest: identities are reused after a thread ends). */
+int bs_thread_number_of(unsigned long ident);
 
 static inline bs_tls *bs_thread(void)
 {

@@ -725,9 +725,14 @@ int slots_init(void)
         return -1;
     /* the probes' own exports are not the program's */
     bs_thread()->guard++;
-    if (pyver_init() < 0)
-        bs_log("an interpreter type was not found (memoryview's managed buffer, PEP 688's "
-               "wrapper): its exports are not told apart");
+    static int warned;
+    if (pyver_init() < 0 && !warned++)
+        fprintf(stderr,
+                "==%d==WARNING: bufsan: this interpreter's %s was not found: %s\n", (int)getpid(),
+                pyver.managed_buffer_type ? "PEP 688 machinery" : "memoryview managed buffer type",
+                pyver.managed_buffer_type
+                    ? "exports of Python classes with __buffer__ are seen as memoryviews'"
+                    : "memoryviews' own holds are not told from other consumers'");
     bs_thread()->guard--;
     hook_type_new();
     module_key = PyUnicode_InternFromString("__module__");

@@ -9,6 +9,9 @@ the ratio of a mode is the median of the ratios of the runs paired with it.
     bench/run.py --valgrind      adds Valgrind memcheck as a reference
     bench/run.py --no-pin        runs on any CPU (default: each round of paired runs
                                  on the CPU that is fastest when it starts)
+M6 (2 threads of M1 ÷ 1 thread) runs on a free-threaded interpreter when
+scripts/install-pythons --free-threaded installed one; it is printed, not
+enforced.
 Exit status: 1 when --enforce is given and a default-mode ratio exceeds
 three times its target or, while the target is not met, three times the
 ratio docs/performance.md records (a gross regression, never noise; loops
@@ -32,6 +35,9 @@ MACRO_CPYTHON = ["test_buffer", "test_memoryview", "test_bytes", "test_array", "
                  "test_picklebuffer", "test_hashlib", "test_binascii"]
 NUMPY_TESTS = "/usr/lib/python3/dist-packages/numpy/core/tests"
 NOTES_MARKER = "<!-- notes: kept by --write-doc -->"
+# free-threaded interpreters for M6, where scripts/install-pythons puts them
+FT_DIRS = [os.path.join(os.environ.get("BUFSAN_PYTHONS_CACHE", "/var/cache/bufsan-pythons"), "bin")]
+FT_NAMES = ["python3.14t", "python3.13t"]
 
 # workload -> (description, target ratio of default mode)
 TARGETS = {
@@ -187,6 +193,32 @@ def main():
         print("%-14s none %8.3f s  " % (w, results[w][0]) +
               "  ".join("%s %.2fx" % (m, ratios[m]) for m in modes), flush=True)
 
+    # M6: parallel scaling on a free-threaded interpreter, where one is
+    # installed (scripts/install-pythons --free-threaded); printed, not
+    # enforced (2 cores here: a noisy ratio)
+    m6 = {}
+    ft = next((p for p in (os.path.join(d, n) for d in FT_DIRS for n in FT_NAMES)
+               if os.access(p, os.X_OK)), None)
+    if ft and len(allowed) >= 2:
+        if pinned:
+            os.sched_setaffinity(0, set(allowed))  # two threads need two CPUs
+        for m in ["none", "default"]:
+            env = bufsan_env(libdir, m, tmp)
+            runs = []
+            for _ in range(3 if args.quick else 7):
+                out = subprocess.run([ft, os.path.join(HERE, "workloads", "threads.py"),
+                                      "100000" if args.quick else "300000"],
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, stdin=subprocess.DEVNULL)
+                clear_dir(tmp)
+                if out.returncode == 0 and out.stdout.strip():
+                    runs.append(float(out.stdout.strip().splitlines()[-1]))
+            if runs:
+                m6[m] = statistics.median(runs)
+        if len(m6) == 2:
+            print("M6 (%s) scaling 2 threads / 1: none %.2f  default %.2f" % (
+                os.path.basename(ft), m6["none"], m6["default"]), flush=True)
+
     valgrind = {}
     if args.valgrind:
         env = bufsan_env(libdir, "none", tmp)
@@ -223,6 +255,13 @@ def main():
             lines.append("")
             lines.append("Peak RSS %s: no tool %d MiB, bufsan default %d MiB (%+.0f%%)" % (
                 w, r["none"] // 1024, r["default"] // 1024, 100.0 * (r["default"] / r["none"] - 1)))
+    if len(m6) == 2:
+        lines.append("")
+        lines.append("M6, %s: 2 threads of M1 traffic / 1 thread, throughput: no tool %.2f, "
+                     "bufsan default %.2f (target ≥ 1.7 and within 10%% of no tool: %s)" % (
+                         os.path.basename(ft), m6["none"], m6["default"],
+                         "met" if m6["default"] >= 1.7 and m6["default"] >= 0.9 * m6["none"]
+                         else "not met"))
     for k, v in valgrind.items():
         lines.append("")
         lines.append("Valgrind memcheck reference, %s: %.1f× no tool" % (k, v))

@@ -821,14 +821,19 @@ def cmd_boot(args):
     elif mode == "stdin":
         cmd, file, stdin_text = [py, "-"], "<stdin>", source
     elif mode == "i":
-        # The REPL compiles each statement alone: every statement is line 1;
-        # 3.13's names each input line's code <stdin-N>, N counting from 0.
+        # The REPL compiles each statement alone: every statement is line 1.
+        # 3.13 names each input line's code after its number, counted from
+        # 0 (3.13.0 "<stdin>-N", later "<stdin-N>"): asked of the REPL itself.
         cmd, file, stdin_text = [py, "-i"], "<stdin>", source
-        numbered = subprocess.run([py, "-c", "import sys; print(sys.version_info >= (3, 13))"],
-                                  capture_output=True, text=True).stdout.strip() == "True"
+        probe = subprocess.run([py, "-i"], input="import sys; print('FILE=' + "
+                               "sys._getframe().f_code.co_filename)\n",
+                               capture_output=True, text=True).stdout
+        first = re.search(r"FILE=(\S+)", probe)
+        first = first.group(1) if first else "<stdin>"
         for b in bugs:
-            if numbered:
-                file = "<stdin-%d>" % (b.line - 1)
+            if first != "<stdin>" and "0" in first:
+                i = first.rindex("0")
+                file = first[:i] + str(b.line - 1) + first[i + 1:]
             b.line = 1
     elif mode == "i_script":
         cmd, stdin_text = [py, "-i", script], "print('repl ran', view.len)\n"

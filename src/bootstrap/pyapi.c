@@ -77,16 +77,6 @@ static PyObject *live_key(const live_export *x)
     return PyLong_FromUnsignedLongLong(k);
 }
 
-/* Acquired by an extension module's initialization (the import system's
- * frame runs its exec function): module state, as at exit (not a leak). */
-static int held_by_module(uint32_t stack)
-{
-    bs_stack s;
-    if (depot_get(stack, &s) < 0 || !s.npy || !s.py[0]->file)
-        return 0;
-    return !strncmp(s.py[0]->file, "<frozen importlib._bootstrap", 28);
-}
-
 static int query(PyObject *out)
 {
     if (!PyDict_Check(out))
@@ -212,7 +202,7 @@ static int checkpoint(PyObject *mark, PyObject *out)
             rc = -1;
             break;
         }
-        if (known || held_by_module(x->stack))
+        if (known || engine_held_by_module(x->stack))
             continue;
         leaked++;
         size_t j = 0;

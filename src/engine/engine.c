@@ -678,7 +678,7 @@ static int cmp_group(const void *a, const void *b)
  * which runs the module's exec function (_call_with_frames_removed): what
  * such code acquires and never releases is kept in the module's state for
  * the life of the process (a Cython module-level memoryview), not lost. */
-static int held_by_module(uint32_t stack)
+int engine_held_by_module(uint32_t stack)
 {
     bs_stack s;
     if (depot_get(stack, &s) < 0 || !s.npy || !s.py[0]->file)
@@ -767,7 +767,7 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
     for (size_t i = 0; i < ng; i++) {
         bs_finding f = {.check = BS_CHECK_LEAKED_EXPORT};
         /* still reachable, as LeakSanitizer says of globals */
-        int reachable = held_by_module(g[i].stack);
+        int reachable = engine_held_by_module(g[i].stack);
         if (reachable)
             f.max_severity = BS_SEV_WARNING;
         snprintf(f.message, sizeof f.message, "%llu export%s of %s (%lld bytes) %s",

@@ -58,6 +58,11 @@ void engine_process(bs_engine *e, const bs_event *ev);
 /* Is there live state about this exporter object? (cheap, for dealloc hooks) */
 int engine_has_exporter(bs_engine *e, uint64_t obj);
 
+/* Was an export with the acquiring STACK made by an extension module's
+ * initialization (kept in the module's state: still reachable, not lost)?
+ * The leak check at exit and the pytest checkpoint ask the same. */
+int engine_held_by_module(uint32_t stack);
+
 /* Does the registry hold a live export filled into VIEW for OBJ? */
 int engine_has_live_view(bs_engine *e, uint64_t view, uint64_t obj);
 

@@ -564,24 +564,20 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     if (!owner)
         return rc; /* a view->obj that is no object: its release cannot go well */
     PyObject *exporter = owner;
-    /* PEP 688: view->obj is the wrapper, the exporter is the class's
-     * instance; the release goes through the wrapper's slot */
+    const Py_buffer *holds = NULL;
     if (pep688 && pyver_wrapped_exporter(owner) == obj) {
-        if (!have_snap)
-            slots_snapshot_view(&snap, view, obj, flags);
-        tls->slot_pc = pc;
-        slots_record_export(obj, view, flags, &snap, fields_bad, ctx->builtin,
-                            pyver_wrapper_master_view(owner));
-        tls->slot_pc = NULL;
-        return rc;
-    }
-    if (exporter != obj &&
-        engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
-                             (uint64_t)(uintptr_t)exporter))
+        /* PEP 688: view->obj is the wrapper, the exporter is the class's
+         * instance; the release goes through the wrapper's slot */
+        exporter = obj;
+        holds = pyver_wrapper_master_view(owner);
+    } else if (exporter != obj &&
+               engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
+                                    (uint64_t)(uintptr_t)exporter)) {
         return rc; /* a forwarding exporter: the inner slot recorded it */
-    /* Without a release slot the release is only visible at call sites: track
-     * the export only when the consumer is one (else it could never match). */
-    if (!has_release_slot(Py_TYPE(exporter)) && tls->consumer_view != view) {
+    } else if (!has_release_slot(Py_TYPE(exporter)) && tls->consumer_view != view) {
+        /* Without a release slot the release is only visible at call sites:
+         * track the export only when the consumer is one (else it could
+         * never match). */
         BS_COUNT(exports_untracked);
         return rc;
     }
@@ -589,7 +585,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     if (!have_snap)
         slots_snapshot_view(&snap, view, exporter, flags);
     tls->slot_pc = pc;
-    slots_record_export(exporter, view, flags, &snap, fields_bad, ctx->builtin, NULL);
+    slots_record_export(exporter, view, flags, &snap, fields_bad, ctx->builtin, holds);
     tls->slot_pc = NULL;
     return rc;
 }

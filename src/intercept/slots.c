@@ -649,6 +649,11 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
         tls->class_release_view = view;
         ctx->rel(wrapper, view);
         tls->class_release_view = outer;
+    } else if (ctx->builtin) {
+        /* the interpreter's own release slot (bytearray, memoryview...) is
+         * trusted, as its bf_getbuffer is; on a free-threaded build another
+         * thread's references would move the count during the call anyway */
+        ctx->rel(obj, view);
     } else {
         ev.refcnt_before = Py_REFCNT(obj);
         ctx->rel(obj, view);

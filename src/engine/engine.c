@@ -406,10 +406,21 @@ export_rec *engine_find_copy(bs_engine *e, uint64_t obj, const bs_view_fields *r
 static export_rec *match_release(bs_engine *e, const bs_event *ev, int *in_view_map, int *pending)
 {
     *pending = 0;
-    export_rec *x = u64map_del(&e->by_view, ev->view);
-    if (x) {
+    export_rec *x = u64map_get(&e->by_view, ev->view);
+    if (x && (!ev->obj || x->obj == ev->obj)) {
+        u64map_del(&e->by_view, ev->view);
         *in_view_map = 0;
         return x;
+    }
+    if (x) {
+        /* The Py_buffer holds another object's view now, filled where bufsan
+         * does not look (on a static interpreter, getargs' "y*" of bytes):
+         * X's was overwritten without a release, so X can no longer be
+         * released through it (it stays live: a leak), and this release is
+         * not X's (blosc's cbuffer_validate leaks a bytearray's view in a
+         * stack slot that compress() then fills with a bytes object's). */
+        u64map_del(&e->by_view, ev->view);
+        x->in_view_map = 0;
     }
     /* a consumer may release a copy of the view: only a unique match whose
      * fields all agree is one, and only where every export of the type is

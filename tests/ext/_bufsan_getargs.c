@@ -65,7 +65,38 @@ getargs_sum_ystar(PyObject *module, PyObject *args)
     return PyLong_FromUnsignedLong(sum);
 }
 
+/* One Py_buffer that two functions parse into (blosc's cbuffer_validate and
+ * compress both use a stack slot at the same address). */
+static Py_buffer slot;
+
+/* leak_into_slot(obj): parses obj with "y*" into the slot and never
+ * releases it. */
+static PyObject *
+getargs_leak_into_slot(PyObject *module, PyObject *args)
+{
+    if (!PyArg_ParseTuple(args, "y*", &slot))
+        return NULL;
+    return PyLong_FromSsize_t(slot.len); /* BUG: view never released */
+}
+
+/* sum_slot(obj): parses obj with "y*" into the same slot, sums its bytes
+ * and releases it: correct, though the slot still held leak_into_slot's
+ * view (overwritten, as the stack slot is). */
+static PyObject *
+getargs_sum_slot(PyObject *module, PyObject *args)
+{
+    if (!PyArg_ParseTuple(args, "y*", &slot))
+        return NULL;
+    long sum = 0;
+    for (Py_ssize_t i = 0; i < slot.len; i++)
+        sum += ((const unsigned char *)slot.buf)[i];
+    PyBuffer_Release(&slot);
+    return PyLong_FromLong(sum);
+}
+
 static PyMethodDef methods[] = {
+    {"leak_into_slot", getargs_leak_into_slot, METH_VARARGS, NULL},
+    {"sum_slot", getargs_sum_slot, METH_VARARGS, NULL},
     {"leak_ystar", getargs_leak_ystar, METH_VARARGS, NULL},
     {"leak_ystar_twin", getargs_leak_ystar_twin, METH_VARARGS, NULL},
     {"leak_wstar", (PyCFunction)(void (*)(void))getargs_leak_wstar, METH_VARARGS | METH_KEYWORDS, NULL},

@@ -82,7 +82,20 @@ void census_table_free(census_table *t)
 
 /* ---- text --------------------------------------------------------------- */
 
-#define NAME_W 20
+#define NAME_W 20     /* the narrowest name column */
+#define NAME_W_MAX 48 /* a longer type name goes on a line of its own, as a long site does */
+
+/* The name column: as wide as the longest type name that fits NAME_W_MAX. */
+static int name_width(const census_table *t)
+{
+    size_t w = NAME_W;
+    for (size_t i = 0; i < t->nrows; i++) {
+        size_t n = strlen(t->rows[i].type->name);
+        if (n > w && n <= NAME_W_MAX)
+            w = n;
+    }
+    return (int)w;
+}
 
 static void text_numbers(strbuf *b, const census_counts *n)
 {
@@ -163,22 +176,25 @@ static void write_text(strbuf *b, const census_table *t)
     int pid = report_current_pid();
     sb_printf(b, "==%d==bufsan: exporter census (what PyBUF_IMMUTABLE and PyBUF_EXCLUSIVE would "
                  "mean here; see docs/census.md)\n", pid);
-    sb_printf(b, "%-*s %8s %12s %8s %8s %21s  %-16s  %-16s %18s\n", NAME_W, "exporter type",
+    int w = name_width(t);
+    sb_printf(b, "%-*s %8s %12s %8s %8s %21s  %-16s  %-16s %18s\n", w, "exporter type",
               "exports", "max holders", "readers", "writers", "mutated while shared",
               "readonly answers", "IMMUTABLE-ready", "EXCLUSIVE refusals");
     if (!t->nrows)
         sb_puts(b, "(no exports seen)\n");
     for (size_t i = 0; i < t->nrows; i++) {
         const census_row *r = &t->rows[i];
-        sb_printf(b, "%-*s", NAME_W, r->type->name);
+        if (strlen(r->type->name) > (size_t)w)
+            sb_printf(b, "%s\n%-*s", r->type->name, w, "");
+        else
+            sb_printf(b, "%-*s", w, r->type->name);
         text_numbers(b, &r->type->n);
         for (size_t k = 0; k < r->nsites; k++) {
             const census_site_row *s = &r->sites[k];
-            if (strlen(s->site) + 4 > NAME_W) {
-                sb_printf(b, "  at %s\n%-*s", s->site, NAME_W, "");
-            } else {
-                sb_printf(b, "  at %-*s", NAME_W - 5, s->site);
-            }
+            if (strlen(s->site) + 5 > (size_t)w)
+                sb_printf(b, "  at %s\n%-*s", s->site, w, "");
+            else
+                sb_printf(b, "  at %-*s", w - 5, s->site);
             text_numbers(b, &s->n);
         }
     }

@@ -131,10 +131,43 @@ def _message(found):
     return "\n".join(lines)
 
 
-def _fail(rep, text):
+def _longrepr(text, where):
+    """TEXT as a failure's longrepr that pytest's short summary (-r) can
+    quote: its first line becomes "FAILED nodeid - bufsan: check: message".
+    A plain string has no reprcrash, so pytest would print the nodeid
+    alone. Built from pytest's own repr classes (those of pytest.fail(...,
+    pytrace=False)), which pytest-xdist serializes from worker to
+    controller; the plain string if they ever move."""
+    try:
+        from _pytest._code.code import (ReprEntry, ReprExceptionInfo, ReprFileLocation,
+                                        ReprTraceback)
+        path, lineno = where
+        entry = ReprEntry(lines=text.split("\n"), reprfuncargs=None, reprlocals=None,
+                          reprfileloc=None, style="value")
+        return ReprExceptionInfo(
+            reprtraceback=ReprTraceback(reprentries=[entry], extraline=None, style="value"),
+            reprcrash=ReprFileLocation(path=path, lineno=lineno, message=text.split("\n", 1)[0]))
+    except (ImportError, TypeError):
+        return text
+
+
+def _where(item, found):
+    """File and line of the first finding's first frame outside the runner,
+    else the test's own."""
+    for f in found:
+        for st in f.get("stacks", []):
+            for fr in st.get("frames", []):
+                if fr.get("kind") == "python" and not bufsan._runner_frame(fr) and \
+                        not fr.get("file", "").startswith("<frozen "):
+                    return fr["file"], fr["line"]
+    path, lineno, _ = item.location
+    return os.path.join(str(item.config.rootpath), path), (lineno or 0) + 1
+
+
+def _fail(rep, text, where):
     if rep.passed:
         rep.outcome = "failed"
-        rep.longrepr = text
+        rep.longrepr = _longrepr(text, where)
     else:
         rep.sections.append(("bufsan", text))
 
@@ -194,12 +227,12 @@ class BufsanSession:
             rep.user_properties.append((PROPERTY, json.dumps(f)))
         errors = [f for f in found if f.get("severity") == "error" and not f.get("expected")]
         if errors:
-            _fail(rep, _message(errors))
+            _fail(rep, _message(errors), _where(item, errors))
         if call.when == "call":
             missing = [c for c in self.expect if c not in self.expected_seen]
             if missing:
                 _fail(rep, "bufsan: expected %s, bufsan reported none during the test"
-                      % ", ".join(missing))
+                      % ", ".join(missing), _where(item, []))
 
     def pytest_runtest_logreport(self, report):
         for name, value in getattr(report, "user_properties", ()):

@@ -80,6 +80,10 @@ def check(work, proc, logdir, workers=False):
         fail("the failure message does not give the first frame %s: %r" % (first, msg), out)
     if "native: _bufsan_testext.c:" not in msg or "in testext_leak_buffer" not in msg:
         fail("the failure message does not name the native frame: %r" % msg, out)
+    # pytest's short test summary (-r) names the finding after the nodeid
+    if not re.search(r"^FAILED %s - bufsan: leaked-export: 1 export of bytearray \(8 bytes\) "
+                     r"never released\b.*$" % re.escape(NODE), out, re.M):
+        fail("the short test summary line does not name the finding", out)
     # the terminal section and its closing line
     if not re.search(r"=+ bufsan =+", out):
         fail("no bufsan section in the terminal summary", out)
@@ -132,7 +136,9 @@ def main():
             f.write(SUITE)
         logdir = os.path.join(work, "logs")
         os.mkdir(logdir)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(src, "python"), ext]))
+        # wide enough for pytest's short summary lines not to be cut
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(src, "python"), ext]),
+                   COLUMNS="200")
         for k in ("LD_PRELOAD", "BUFSAN_OPTIONS", "BUFSAN_LIBDIR", "BUFSAN_PYTEST_REEXEC",
                   "PYTEST_ADDOPTS"):
             env.pop(k, None)

@@ -37,8 +37,8 @@ def active():
 
 
 def info():
-    """The core's state: active, pid, errors so far, log_format, log_path
-    ({} without bufsan)."""
+    """The core's state: active, pid, errors so far, log_format, log_path,
+    fold_frames ({} without bufsan)."""
     return _query()
 
 

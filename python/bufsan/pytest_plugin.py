@@ -279,8 +279,9 @@ class BufsanSession:
         path = self._report_path()
         try:
             with open(path, "w") as out:
+                fold = bufsan.info().get("fold_frames", True)
                 for nodeid, when, f in self.results:
-                    out.write(render(f, nodeid, when))
+                    out.write(render(f, nodeid, when, fold))
             where = "full reports: %s" % os.path.relpath(path)
         except OSError as e:
             where = "cannot write %s: %s" % (path, e.strerror)
@@ -295,8 +296,9 @@ def _short(location):
     return os.path.basename(path) + ":" + rest.split(" in ")[0] if rest else location
 
 
-def render(f, nodeid, when):
-    """A finding as text, like the core's report, runner frames folded."""
+def render(f, nodeid, when, fold=True):
+    """A finding as text, like the core's report; with FOLD (the core's
+    fold_frames) runner frames folded."""
     out = ["%s: bufsan: %s: %s" % ("EXPECTED" if f.get("expected") else
                                    "ERROR" if f.get("severity") == "error" else "WARNING",
                                    f.get("check"), f.get("message")),
@@ -308,7 +310,7 @@ def render(f, nodeid, when):
         while i < len(frames):
             fr = frames[i]
             j = i
-            while j < len(frames) and bufsan._runner_frame(frames[j]):
+            while fold and j < len(frames) and bufsan._runner_frame(frames[j]):
                 j += 1
             if j - i >= 2:
                 out.append("    ... %d frames of the test runner and import system ..." % (j - i))

@@ -4,7 +4,7 @@
  * into the void, so the package needs no compiled module and works with
  * any core. The events:
  *   bufsan.query (dict)        fills in "active", "pid", "errors",
- *                              "log_format", "log_path"
+ *                              "log_format", "log_path", "fold_frames"
  *   bufsan.findings (start, list)  appends (json, test, repeat) for each
  *                              finding reported since occurrence START
  *   bufsan.context (str|None)  the test running now: findings name it
@@ -97,6 +97,7 @@ static int query(PyObject *out)
     rc |= (v = PyUnicode_DecodeFSDefault(o->log_path ? o->log_path : ""))
               ? PyDict_SetItemString(out, "log_path", v) : -1;
     Py_XDECREF(v);
+    rc |= PyDict_SetItemString(out, "fold_frames", o->fold_frames ? Py_True : Py_False);
     return rc ? -1 : 0;
 }
 

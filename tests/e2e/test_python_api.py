@@ -1,7 +1,8 @@
 """The bufsan package's API and the folding of test-runner frames (issue 16):
 bufsan.active(), findings(), expect_no_findings(), the markers' skip=, and
 python -m bufsan run SCRIPT.py; text reports fold pytest/pluggy frames by
-default and show them with fold_frames=0, JSON keeps them.
+default and show them with fold_frames=0 (the plugin's bufsan-report.txt
+too), JSON keeps them.
 
     test_python_api.py BUILD_DIR SOURCE_DIR PYTHON"""
 import json
@@ -97,6 +98,14 @@ def main():
             if (folded, shown) != ((True, False) if fold else (False, True)):
                 fail("fold_frames=%d: folded %s, pytest frames shown %s" % (fold, folded, shown),
                      text)
+            # the plugin's bufsan-report.txt follows the same option
+            with open(os.path.join(work, "bufsan-report.txt")) as f:
+                text = f.read()
+            folded = " frames of the test runner and import system ..." in text
+            shown = "/_pytest/python.py:" in text
+            if (folded, shown) != ((True, False) if fold else (False, True)):
+                fail("bufsan-report.txt with fold_frames=%d: folded %s, pytest frames shown %s"
+                     % (fold, folded, shown), text)
         log = os.path.join(work, "json")
         subprocess.run(base + ["--bufsan-options=log_format=json:log_path=" + log], env=env,
                        cwd=work, capture_output=True, text=True)

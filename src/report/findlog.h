@@ -24,6 +24,7 @@ typedef struct {
     int64_t bytes;          /* their bytes summed */
     char fingerprint[17];   /* set by the report layer when first printed */
     char location[640];     /* "file:line in function", likewise */
+    char test[512];         /* the test running then (report_set_context), likewise */
 } bs_logged_finding;
 
 typedef struct {

@@ -637,6 +637,7 @@ void report_finding(const bs_finding *f, void *unused)
     if (e) {
         memcpy(e->fingerprint, fingerprint, sizeof fingerprint);
         snprintf(e->location, sizeof e->location, "%s", loc.data ? loc.data : "");
+        snprintf(e->test, sizeof e->test, "%s", context);
     }
     strbuf b = {0};
     if (opts->log_format == BS_LOG_FORMAT_JSON) {
@@ -711,6 +712,7 @@ static void write_sarif(strbuf *b)
         r.occurrences = e->occurrences;
         r.count = e->count;
         r.bytes = e->bytes;
+        r.test = e->test[0] ? e->test : NULL;
         sarif_result(b, &r, i == 0);
     }
     sarif_end(b);

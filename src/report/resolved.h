@@ -35,6 +35,7 @@ typedef struct {
     int64_t bytes;
     int nstacks;
     const bs_rstack *stacks;
+    const char *test;        /* the test running when it was first reported, or NULL */
 } bs_rfinding;
 
 /* The frame that names where the finding is (SUMMARY line, SARIF location,

@@ -2,7 +2,9 @@
  * table; each result's location is the innermost frame outside the
  * interpreter, its stacks go to `stacks` (innermost first, as SARIF wants)
  * and to `codeFlows` (one thread flow per stack, outermost first, the order
- * in which the code ran), its fingerprint to `partialFingerprints`. */
+ * in which the code ran), its fingerprint to `partialFingerprints`, the
+ * test it was first reported in (a pytest nodeid, as JSON's "test") to
+ * its properties. */
 #include "ci_output.h"
 
 #include <stdio.h>
@@ -154,6 +156,10 @@ static void result(strbuf *b, const bs_rfinding *r)
         sb_puts(b, "}");
     }
     finding_json_fields(b, f);
+    if (r->test) {
+        sb_puts(b, ", \"test\": ");
+        sb_json_str(b, r->test);
+    }
     sb_puts(b, "}}");
 }
 

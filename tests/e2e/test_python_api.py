@@ -2,7 +2,7 @@
 bufsan.active(), findings(), expect_no_findings(), the markers' skip=, and
 python -m bufsan run SCRIPT.py; text reports fold pytest/pluggy frames by
 default and show them with fold_frames=0 (the plugin's bufsan-report.txt
-too), JSON keeps them.
+too), JSON keeps them; SARIF names each result's test.
 
     test_python_api.py BUILD_DIR SOURCE_DIR PYTHON"""
 import json
@@ -119,6 +119,21 @@ def main():
         if any(fr.get("runner") != "pytest" for fr in pytest_frames) or \
                 any(fr.get("runner") for fr in frames if fr.get("function") == "test_leaky"):
             fail("JSON frames: wrong \"runner\" marks", json.dumps(frames)[:2000])
+        # SARIF: each result names the test it was first reported in, and
+        # the log still validates against the schema
+        log = os.path.join(work, "sarif")
+        subprocess.run(base + ["--bufsan-options=log_format=sarif:log_path=" + log], env=env,
+                       cwd=work, capture_output=True, text=True)
+        paths = [os.path.join(work, n) for n in os.listdir(work) if n.startswith("sarif.")]
+        results = [r for p in paths for run in json.load(open(p))["runs"] for r in run["results"]]
+        tests = [(r["ruleId"], r["properties"].get("test")) for r in results]
+        if tests != [("leaked-export", "tests/test_fold.py::test_leaky")]:
+            fail("SARIF results (check, test): %r" % tests)
+        v = subprocess.run(["/usr/bin/python3", os.path.join(src, "tests", "e2e",
+                                                             "validate_sarif.py")] + paths,
+                           capture_output=True, text=True)
+        if v.returncode == 1:
+            fail("the SARIF log does not validate", v.stdout + v.stderr)
     print("ok")
     return 0
 

@@ -184,9 +184,14 @@ static void test_sarif(const char *out)
     bs_rstack s2[3] = {{"release", "released at:", 1, 2, frames_native, 0},
                        {"earlier-release", "released before at:", 1, 3, frames_a, 2},
                        {"acquire", "acquired at:", 1, 0, NULL, -1}};
-    bs_rfinding r[2] = {{&f1, 1, 1, 8, 1, &s1}, {&f2, 4, 4, 0, 3, s2}};
+    bs_rfinding r[2] = {{&f1, 1, 1, 8, 1, &s1, "tests/test_x.py::test_a[1-2]"},
+                        {&f2, 4, 4, 0, 3, s2, NULL}};
     strbuf b = {0};
     sarif_write(&b, r, 2, 4242);
+    /* the test it was first reported in (JSON's "test"), only where there was one */
+    const char *test = strstr(b.data, ", \"test\": \"tests/test_x.py::test_a[1-2]\"");
+    CHECK(test != NULL);
+    CHECK(test && strstr(test + strlen(", \"test\": "), "\"test\": ") == NULL);
     CHECK(strstr(b.data, "\"version\": \"2.1.0\"") != NULL);
     char rule[128];
     snprintf(rule, sizeof rule, "\"ruleId\": \"field-not-requested\", \"ruleIndex\": %d",

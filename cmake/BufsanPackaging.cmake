@@ -12,6 +12,50 @@ set(BUFSAN_PYTHON_INSTALL_DIR "lib/python3/dist-packages" CACHE STRING
 if(EXISTS ${PROJECT_SOURCE_DIR}/python/bufsan)
   install(DIRECTORY python/bufsan DESTINATION ${BUFSAN_PYTHON_INSTALL_DIR}
           PATTERN __pycache__ EXCLUDE PATTERN "*.pyc" EXCLUDE)
+
+  # The package learns where this install puts the libraries and the
+  # launcher from bufsan/_installed.py: paths relative to its own folder,
+  # so that they hold under any --prefix, DESTDIR or dpkg --root. An
+  # absolute destination is written as configured.
+  function(bufsan_seen_from_package out dest)
+    set(pkg "${BUFSAN_PYTHON_INSTALL_DIR}/bufsan")
+    if(IS_ABSOLUTE "${dest}" OR IS_ABSOLUTE "${pkg}")
+      get_filename_component(p "${dest}" ABSOLUTE BASE_DIR "${CMAKE_INSTALL_PREFIX}")
+    else()
+      file(RELATIVE_PATH p "/prefix/${pkg}" "/prefix/${dest}")
+    endif()
+    set(${out} "${p}" PARENT_SCOPE)
+  endfunction()
+  bufsan_seen_from_package(BUFSAN_PY_LIBDIR "${CMAKE_INSTALL_LIBDIR}/bufsan")
+  bufsan_seen_from_package(BUFSAN_PY_LAUNCHER "${CMAKE_INSTALL_BINDIR}/bufsan")
+  file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/python-install/_installed.py CONTENT
+"# Written by the CMake install rules: where this install put bufsan's
+# libraries and its launcher, relative to this package's folder.
+LIBDIR = \"@BUFSAN_PY_LIBDIR@\"
+LAUNCHER = \"@BUFSAN_PY_LAUNCHER@\"
+" @ONLY)
+  install(FILES ${CMAKE_BINARY_DIR}/python-install/_installed.py
+          DESTINATION ${BUFSAN_PYTHON_INSTALL_DIR}/bufsan)
+
+  # Its metadata, as pip would write it: importlib.metadata finds the
+  # distribution and pytest its pytest11 entry point, so `pytest --bufsan`
+  # needs no -p. No RECORD: pip leaves the files to whoever installed
+  # them (the .deb, or cmake --install). The launcher is bin/bufsan, the
+  # shell script, not a console script.
+  set(BUFSAN_DIST_INFO ${CMAKE_BINARY_DIR}/python/bufsan-${PROJECT_VERSION}.dist-info)
+  file(CONFIGURE OUTPUT ${BUFSAN_DIST_INFO}/METADATA CONTENT
+"Metadata-Version: 2.1
+Name: bufsan
+Version: @PROJECT_VERSION@
+Summary: A runtime sanitizer for CPython's buffer protocol (PEP 3118), with a pytest plugin
+Requires-Python: >=3.8
+" @ONLY)
+  file(CONFIGURE OUTPUT ${BUFSAN_DIST_INFO}/entry_points.txt CONTENT
+"[pytest11]
+bufsan = bufsan.pytest_plugin
+" @ONLY)
+  file(CONFIGURE OUTPUT ${BUFSAN_DIST_INFO}/INSTALLER CONTENT "cmake\n" @ONLY)
+  install(DIRECTORY ${BUFSAN_DIST_INFO} DESTINATION ${BUFSAN_PYTHON_INSTALL_DIR})
 endif()
 
 set(CPACK_GENERATOR DEB)

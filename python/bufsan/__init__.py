@@ -183,12 +183,24 @@ def _package_dir():
     return os.path.dirname(os.path.abspath(__file__))
 
 
+def _recorded(name):
+    """A path the CMake install rules recorded in bufsan/_installed.py
+    (cmake --install, the .deb), or None for a pip install or a checkout."""
+    try:
+        from . import _installed as rec
+    except ImportError:
+        return None
+    path = getattr(rec, name, None)
+    return os.path.join(_package_dir(), path) if path else None
+
+
 def libdir():
     """The directory with libbufsan.so, the cores and bufsan-tool: $BUFSAN_LIBDIR,
-    else the package's own copy (pip install), else build/lib of the checkout
-    the package lives in. None when none has them."""
+    else the package's own copy (pip install), else where cmake --install or
+    the .deb put them, else build/lib of the checkout the package lives in.
+    None when none has them."""
     here = _package_dir()
-    for d in (os.environ.get("BUFSAN_LIBDIR"), os.path.join(here, "_lib"),
+    for d in (os.environ.get("BUFSAN_LIBDIR"), os.path.join(here, "_lib"), _recorded("LIBDIR"),
               os.path.join(here, "..", "..", "build", "lib")):
         if d and os.path.isfile(os.path.join(d, "libbufsan.so")) and \
                 os.access(os.path.join(d, "bufsan-tool"), os.X_OK):
@@ -197,12 +209,12 @@ def libdir():
 
 
 def launcher():
-    """The launcher script: the package's copy (pip install) or the
-    checkout's scripts/bufsan."""
+    """The launcher script: the package's copy (pip install), the installed
+    bin/bufsan (cmake --install, the .deb) or the checkout's scripts/bufsan."""
     here = _package_dir()
-    for p in (os.path.join(here, "_lib", "bufsan"),
+    for p in (os.path.join(here, "_lib", "bufsan"), _recorded("LAUNCHER"),
               os.path.join(here, "..", "..", "scripts", "bufsan")):
-        if os.path.isfile(p):
+        if p and os.path.isfile(p):
             return os.path.realpath(p)
     return None
 
@@ -213,6 +225,6 @@ def launcher_argv(flags=(), command=()):
     lib, sh = libdir(), launcher()
     if not lib or not sh:
         raise RuntimeError("bufsan: cannot find libbufsan.so and the launcher (build the "
-                           "checkout, pip install it, or set BUFSAN_LIBDIR)")
+                           "checkout, install it, or set BUFSAN_LIBDIR)")
     env = dict(os.environ, BUFSAN_LIBDIR=lib)
     return ["/bin/sh", sh] + list(flags) + ["--"] + list(command), env

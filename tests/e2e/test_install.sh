@@ -1,7 +1,8 @@
 #!/bin/sh
 # The launcher after `cmake --install`: it finds its libraries relative to
 # itself, keeps an existing LD_PRELOAD and reports a leak with exit 66; the
-# man page is installed; the demo gives its findings and 66.
+# man page is installed; the demo gives its findings and 66; the installed
+# Python package runs the demo and pytest --bufsan (installed_python.sh).
 set -eu
 build=$1
 src=$2
@@ -33,4 +34,9 @@ for check in leaked-export release-decrefs-obj; do
     grep -q "ERROR: bufsan: $check" "$prefix/out" || { cat "$prefix/out"; echo "FAIL: demo: no $check"; exit 1; }
 done
 [ "$status" = 66 ] || { cat "$prefix/out"; echo "FAIL: demo: exit status $status, expected 66"; exit 1; }
+# the installed Python package: python3 -m bufsan run, pytest --bufsan
+if [ -d "$src/python/bufsan" ]; then
+    sh "$(dirname "$0")/installed_python.sh" "$prefix/lib/python3/dist-packages" \
+        "$prefix/lib/bufsan" /usr/bin/python3.11 "$build" "$src" "$prefix/work"
+fi
 echo "installed launcher OK"

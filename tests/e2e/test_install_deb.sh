@@ -1,6 +1,7 @@
 #!/bin/sh
-# The .deb of `cpack -G DEB`: what it holds, and examples/demo.py through
-# its launcher (exit 66 with the demo's findings). Unpacked with dpkg-deb -x
+# The .deb of `cpack -G DEB`: what it holds, examples/demo.py through its
+# launcher (exit 66 with the demo's findings), and its Python package:
+# python3 -m bufsan run and pytest --bufsan (installed_python.sh). Unpacked with dpkg-deb -x
 # into a scratch directory; with --dpkg-install, installed with dpkg -i and
 # purged again (skipped, 77, unless root and no bufsan package is installed).
 #   test_install_deb.sh BUILD_DIR SOURCE_DIR [--dpkg-install]
@@ -56,5 +57,14 @@ if [ -d "$src/python/bufsan" ]; then
     "$root/usr/lib/python3/dist-packages/bufsan/"*) ;;
     *) echo "FAIL: the packaged Python package is not the one imported: $got"; exit 1 ;;
     esac
+    # python3 -m bufsan run and pytest --bufsan from the package; after
+    # dpkg -i, the system python3 as it is, with no PYTHONPATH for bufsan
+    if [ -n "$root" ]; then
+        sh "$(dirname "$0")/installed_python.sh" "$root/usr/lib/python3/dist-packages" \
+            "$root/usr/lib/bufsan" /usr/bin/python3.11 "$build" "$src" "$tmp/work"
+    else
+        sh "$(dirname "$0")/installed_python.sh" "" /usr/lib/bufsan /usr/bin/python3 \
+            "$build" "$src" "$tmp/work"
+    fi
 fi
 echo "$(basename "$deb") ($mode): demo through $launcher: exit 66 with its findings"

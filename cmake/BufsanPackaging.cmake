@@ -52,7 +52,7 @@ Requires-Python: >=3.8
 " @ONLY)
   file(CONFIGURE OUTPUT ${BUFSAN_DIST_INFO}/entry_points.txt CONTENT
 "[pytest11]
-bufsan = bufsan.pytest_plugin
+bufsan = bufsan._pytest11
 " @ONLY)
   file(CONFIGURE OUTPUT ${BUFSAN_DIST_INFO}/INSTALLER CONTENT "cmake\n" @ONLY)
   install(DIRECTORY ${BUFSAN_DIST_INFO} DESTINATION ${BUFSAN_PYTHON_INSTALL_DIR})

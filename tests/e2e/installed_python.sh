@@ -5,7 +5,8 @@
 # the demo's findings and 66; `python3 -m pytest --bufsan` on a leaky and a
 # clean test loads the plugin through the installed pytest11 entry point
 # (no -p), re-executes under the installed launcher and fails exactly the
-# leaky test, the finding in pytest's short summary.
+# leaky test, the finding in pytest's short summary; the same with
+# -p bufsan.pytest_plugin given too.
 #   installed_python.sh SITE LIBDIR PYTHON BUILD_DIR SOURCE_DIR SCRATCH
 # SITE: the installed dist-packages to put on PYTHONPATH; empty when the
 # interpreter's own path has it (dpkg -i).
@@ -61,4 +62,12 @@ grep -q "^FAILED tests/test_installed.py::test_leaky - bufsan: leaked-export: " 
     { cat "$work/pytest.out"; echo "FAIL: python3 -m pytest --bufsan: not exactly the leaky test failed"; exit 1; }
 [ "$status" = 1 ] ||
     { cat "$work/pytest.out"; echo "FAIL: python3 -m pytest --bufsan: exit status $status, expected 1"; exit 1; }
+# -p bufsan.pytest_plugin as well as the entry point: the plugin once
+set +e
+run PYTHONPATH="$(path "$build/tests/ext")" COLUMNS=200 "$py" -m pytest -p bufsan.pytest_plugin \
+    --bufsan -p no:cacheprovider tests >"$work/pytest-p.out" 2>&1
+status=$?
+set -e
+grep -q " 1 failed, 1 passed " "$work/pytest-p.out" && [ "$status" = 1 ] ||
+    { cat "$work/pytest-p.out"; echo "FAIL: pytest -p bufsan.pytest_plugin --bufsan with the entry point installed: status $status"; exit 1; }
 echo "installed Python package: python3 -m bufsan run and pytest --bufsan OK"

@@ -4,6 +4,9 @@ gives each test the verdict of the findings made while it ran.
 - Not started with the preload, the session re-executes itself under the
   launcher (``python3 -m bufsan run python3 -m pytest ARGS``) before any
   test runs: the core must be loaded before the interpreter starts.
+- Started under bufsan already (``bufsan python3 -m pytest``), the plugin
+  is on without --bufsan; ``-p no:bufsan`` turns it off (the entry point's
+  name).
 - Each test is named to the core (findings carry ``"test": nodeid``); a
   finding of severity error during a test's setup, call or teardown fails
   that phase with the finding's first frame in the message.
@@ -46,9 +49,22 @@ def pytest_addoption(parser):
                   help="file for the full reports of the findings (relative to rootdir)")
 
 
+# The config whose session the plugin runs in this process: a pytest run
+# inside a test (pytester's in-process runs) is not checked again unless
+# it asks with --bufsan, or it would rename the outer test to the core.
+_running = None
+
+
 def _enabled(config):
+    """--bufsan, the bufsan ini key, or "auto": the process was started
+    under bufsan (the launcher, LD_PRELOAD) and no session of this process
+    runs the plugin yet."""
     opt = config.getoption("bufsan")
-    return bool(opt) if opt is not None else bool(config.getini("bufsan"))
+    if opt or config.getini("bufsan"):
+        return True
+    if _running is None and bufsan.active():
+        return "auto"
+    return False
 
 
 def _options(config):
@@ -59,7 +75,8 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "bufsan(expect=None, skip=None): bufsan checks this test expects "
                    "(they must fire; not errors) or ignores (a name or a list of names)")
-    if not _enabled(config):
+    enabled = _enabled(config)
+    if not enabled:
         return
     if not bufsan.active():
         if os.environ.get(REEXEC_ENV):
@@ -72,7 +89,15 @@ def pytest_configure(config):
         config.issue_config_time_warning(pytest.PytestConfigWarning(
             "bufsan: --bufsan-options/bufsan_options ignored: the process was started under "
             "bufsan already (set them on the launcher or in BUFSAN_OPTIONS)"), stacklevel=2)
-    config.pluginmanager.register(BufsanSession(config), "bufsan-session")
+    global _running
+    _running = config
+    config.pluginmanager.register(BufsanSession(config, enabled == "auto"), "bufsan-session")
+
+
+def pytest_unconfigure(config):
+    global _running
+    if _running is config:
+        _running = None
 
 
 def _reexec(config):
@@ -176,8 +201,9 @@ class BufsanSession:
     """Per-process state: the occurrences read so far, the current test's
     expectations and mark."""
 
-    def __init__(self, config):
+    def __init__(self, config, auto=False):
         self.config = config
+        self.auto = auto
         self.read_from = 0
         self.mark = None
         self.expect = []
@@ -233,6 +259,11 @@ class BufsanSession:
             if missing:
                 _fail(rep, "bufsan: expected %s, bufsan reported none during the test"
                       % ", ".join(missing), _where(item, []))
+
+    def pytest_report_header(self, config):
+        if self.auto:
+            return "bufsan: on, the process runs under bufsan (-p no:bufsan turns the plugin off)"
+        return None
 
     def pytest_runtest_logreport(self, report):
         for name, value in getattr(report, "user_properties", ()):

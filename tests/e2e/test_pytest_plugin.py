@@ -7,7 +7,11 @@ name the test in the JSON finding, and pass the others.
 
 MODE: checkout (pytest -p bufsan.pytest_plugin --bufsan, re-executed under
 the launcher), launcher (python3 -m bufsan run python3 -m pytest --bufsan),
-xdist (-n 2; exit 77 when pytest-xdist is missing), pip (pip install
+launcher_auto (the checkout's scripts/bufsan python3 -m pytest: no -p, no
+--bufsan, python/ not on PYTHONPATH; the launcher makes the plugin
+loadable and it is on because the core is), launcher_optout (the same with
+-p no:bufsan: no plugin, every test passes, the launcher's exit status 66
+for the leaks at exit), xdist (-n 2; exit 77 when pytest-xdist is missing), pip (pip install
 --no-build-isolation of a copy of the checkout into a scratch venv, then
 python -m pytest --bufsan through the pytest11 entry point; 77 when venv
 or pip is missing). Exit 77 means skipped."""
@@ -120,6 +124,24 @@ def check(work, proc, logdir, workers=False):
     print("ok: %s failed alone, first frame %s" % (NODE, first))
 
 
+def check_optout(work, proc, logdir):
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 66:
+        fail("-p no:bufsan under the launcher: status %d, expected 66 (leaks at exit)"
+             % proc.returncode, out)
+    got = {k: v[0] for k, v in outcomes(os.path.join(work, "junit.xml")).items()}
+    if set(got.values()) != {"passed"} or len(got) != 3:
+        fail("-p no:bufsan: outcomes %r, expected all passed" % got, out)
+    if re.search(r"=+ bufsan =+", out) or "bufsan: on" in out:
+        fail("-p no:bufsan: the plugin ran", out)
+    recs = [json.loads(l) for n in os.listdir(logdir) for l in open(os.path.join(logdir, n))
+            if l.startswith("{")]
+    leaks = [r for r in recs if r.get("kind") == "finding" and r["check"] == "leaked-export"]
+    if len(leaks) != 2 or any(r.get("test") for r in leaks):
+        fail("-p no:bufsan: leaks at exit %r, expected 2 naming no test" % leaks, out)
+    print("ok: -p no:bufsan turns the plugin off under the launcher")
+
+
 def run(cmd, work, env):
     return subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, timeout=600)
@@ -153,6 +175,15 @@ def main():
             cmd = [python, "-m", "bufsan", "run", "--log-format=json",
                    "--log-path=%s/log" % logdir, python, "-m", "pytest", "-p",
                    "bufsan.pytest_plugin", "--bufsan"] + common
+        elif mode in ("launcher_auto", "launcher_optout"):
+            env["BUFSAN_LIBDIR"] = os.path.join(build, "lib")
+            env["PYTHONPATH"] = ext  # the launcher adds the package
+            cmd = [os.path.join(src, "scripts", "bufsan"), "--log-format=json",
+                   "--log-path=%s/log" % logdir, python, "-m", "pytest"] + (
+                       ["-p", "no:bufsan"] if mode == "launcher_optout" else []) + common
+            if mode == "launcher_optout":
+                check_optout(work, run(cmd, work, env), logdir)
+                return 0
         elif mode == "xdist":
             if subprocess.run([python, "-c", "import xdist"], stderr=subprocess.DEVNULL).returncode:
                 print("SKIP: pytest-xdist is not installed")
@@ -194,6 +225,8 @@ def main():
             fail("unknown mode " + mode)
         p = run(cmd, work, env)
         check(work, p, logdir)
+        if mode == "launcher_auto" and "bufsan: on, the process runs under bufsan" not in p.stdout:
+            fail("the header does not say the plugin is on", p.stdout)
     return 0
 
 

@@ -24,6 +24,7 @@
 #include "../report/census_report.h"
 #include "../report/output.h"
 #include "../report/report.h"
+#include "../stacks/capture.h"
 #include "../stacks/depot.h"
 #include "../stacks/symbolize.h"
 #include "../trace/writer.h"
@@ -37,8 +38,10 @@
  * threads were joined and before CPython stops the others where they
  * stand (their thread states are then dropped without clearing their
  * frames): every other thread state left belongs to a daemon thread, and
- * what it holds is no leak. Registered last-in, so run after the
- * program's own callbacks. */
+ * what its frames hold is no leak. Its Python frames go with it: an
+ * export acquired by the call it is still in is held by that call
+ * (on_finalize). Registered last-in, so run after the program's own
+ * callbacks. */
 static PyObject *frozen_threads_at_exit(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -51,13 +54,16 @@ static PyObject *frozen_threads_at_exit(PyObject *self, PyObject *unused)
             continue;
         int tid = bs_thread_number_of(ts->thread_id);
         if (tid >= 0) {
-            engine_thread_outlives_program(bs_core_state.engine, (uint32_t)tid);
+            /* with the GIL held here, the thread waits for it or runs C
+             * code: its frames stand still (not so without a GIL) */
+            uint32_t stack = PYVER_FREE_THREADED ? 0 : capture_python_stack_of(ts);
+            engine_thread_outlives_program(bs_core_state.engine, (uint32_t)tid, stack);
             n++;
         }
     }
     if (n)
-        bs_log("%d thread%s still running at finalization (daemon): what they hold is not "
-               "reported as leaked", n, n == 1 ? "" : "s");
+        bs_log("%d thread%s still running at finalization (daemon): what their frames hold is "
+               "not reported as leaked", n, n == 1 ? "" : "s");
     Py_RETURN_NONE;
 }
 

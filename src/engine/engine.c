@@ -672,6 +672,7 @@ typedef struct {
     uint64_t obj;
     int64_t len;
     int readonly;
+    int daemon; /* held_by_frozen_thread: 1 */
 } leak_group;
 
 static int cmp_group(const void *a, const void *b)
@@ -697,24 +698,55 @@ int engine_held_by_module(uint32_t stack)
     return !strncmp(s.py[0]->file, "<frozen importlib._bootstrap", 28);
 }
 
+/* Do stacks A and B have the same Python frames? */
+static int same_python_frames(uint32_t a, uint32_t b)
+{
+    bs_stack sa, sb;
+    if (!a || !b || depot_get(a, &sa) < 0 || depot_get(b, &sb) < 0 || !sa.npy || sa.npy != sb.npy)
+        return 0;
+    for (uint32_t i = 0; i < sa.npy; i++) {
+        const bs_py_frame *p = sa.py[i], *q = sb.py[i];
+        if (p != q && (p->line != q->line || !p->file || !q->file || strcmp(p->file, q->file) ||
+                       !p->function || !q->function || strcmp(p->function, q->function)))
+            return 0;
+    }
+    return 1;
+}
+
+/* Held by a daemon thread that finalization froze where it stood (its
+ * frames never cleared)? 2: by its frames for sure — a view object's
+ * hold (the object is theirs), or an export acquired by the call the
+ * thread is still in (its Python frames then are the acquiring stack's:
+ * hashlib.sha256 of a bytearray with the GIL released); not reported.
+ * 1: by a call it has returned from: either kept by an object of its
+ * frames (a C holder) or leaked, which cannot be told apart: a warning.
+ * 0: not a frozen thread's. Where the thread stood is not known on a
+ * free-threaded build (its frames move while finalization runs): 2. */
 static int held_by_frozen_thread(const bs_engine *e, const export_rec *x)
 {
     for (int i = 0; i < e->nfrozen; i++)
-        if (e->frozen_threads[i] == x->thread)
+        if (e->frozen_threads[i] == x->thread) {
+            if (!e->frozen_stacks[i] || x->consumer == BS_CONSUMER_MEMORYVIEW || x->consumer == BS_CONSUMER_PICKLEBUFFER ||
+                x->consumer == BS_CONSUMER_VIEW_OBJECT ||
+                same_python_frames(x->stack, e->frozen_stacks[i]))
+                return 2;
             return 1;
+        }
     return 0;
 }
 
 static void on_thread_outlives(bs_engine *e, const bs_event *ev)
 {
-    if (e->nfrozen < BS_MAX_FROZEN_THREADS)
+    if (e->nfrozen < BS_MAX_FROZEN_THREADS) {
+        e->frozen_stacks[e->nfrozen] = ev->stack;
         e->frozen_threads[e->nfrozen++] = ev->thread;
+    }
 }
 
-void engine_thread_outlives_program(bs_engine *e, uint32_t thread)
+void engine_thread_outlives_program(bs_engine *e, uint32_t thread, uint32_t stack)
 {
     /* an event, so that a trace replays it */
-    bs_event ev = {.kind = BS_EV_THREAD_OUTLIVES, .thread = thread};
+    bs_event ev = {.kind = BS_EV_THREAD_OUTLIVES, .thread = thread, .stack = stack};
     engine_process(e, &ev);
 }
 
@@ -741,12 +773,15 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
         /* The parent owns what it held at fork (and reports it if it leaks
          * it); in the child, objects held by the parent's other threads are
          * never freed (CPython drops their thread states without clearing). */
-        if (x->inherited || held_by_frozen_thread(e, x))
+        if (x->inherited)
+            continue;
+        int daemon = held_by_frozen_thread(e, x);
+        if (daemon == 2)
             continue;
         if (x->consumer == BS_CONSUMER_MEMORYVIEW && u64map_get(&held, x->view))
             continue;
         uint64_t key = u64_mix(((uint64_t)x->stack << 32) ^ x->type_name) ^
-                       u64_mix((uint64_t)(uint32_t)x->flags + 0x9e3779b97f4a7c15ULL);
+                       u64_mix((uint64_t)(uint32_t)x->flags + 0x9e3779b97f4a7c15ULL) ^ (uint64_t)daemon << 1;
         key |= 1;
         leak_group *grp = NULL;
         for (uint64_t k = key;; k = u64_mix(k) | 1) {
@@ -760,11 +795,13 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
                 grp->obj = x->obj;
                 grp->len = x->v.len;
                 grp->readonly = x->v.readonly;
+                grp->daemon = daemon;
                 u64map_put(&idx, k, (void *)(uintptr_t)ng);
                 break;
             }
             leak_group *c = &g[i - 1];
-            if (c->stack == x->stack && c->type_name == x->type_name && c->flags == x->flags) {
+            if (c->stack == x->stack && c->type_name == x->type_name && c->flags == x->flags &&
+                c->daemon == daemon) {
                 grp = c;
                 break;
             }
@@ -779,15 +816,21 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
         bs_finding f = {.check = BS_CHECK_LEAKED_EXPORT};
         /* still reachable, as LeakSanitizer says of globals */
         int reachable = engine_held_by_module(g[i].stack);
-        if (reachable)
+        if (reachable || g[i].daemon)
             f.max_severity = BS_SEV_WARNING;
+        char daemon[200];
+        snprintf(daemon, sizeof daemon,
+                 "never released by thread T%u, a daemon thread still running at exit: "
+                 "CPython never clears its frames, which may hold it (a warning, not an error)",
+                 g[i].thread);
         snprintf(f.message, sizeof f.message, "%llu export%s of %s (%lld bytes) %s",
                  (unsigned long long)g[i].count, g[i].count == 1 ? "" : "s",
                  engine_string(e, g[i].type_name), (long long)g[i].bytes,
                  reachable ? "acquired by an extension module's initialization and still held "
                              "at exit: kept in the module's state, like a global (still "
                              "reachable; a warning, not an error)"
-                           : "never released");
+                 : g[i].daemon ? daemon
+                               : "never released");
         f.has_exporter = 1;
         f.exporter_type = engine_string(e, g[i].type_name);
         f.exporter_addr = g[i].obj;

@@ -86,7 +86,7 @@ void engine_after_fork_child(bs_engine *e);
  * began to finalize: a daemon thread, which CPython stops where it stands
  * without clearing its frames. What it holds at the end is not reported as
  * leaked-export. */
-void engine_thread_outlives_program(bs_engine *e, uint32_t thread);
+void engine_thread_outlives_program(bs_engine *e, uint32_t thread, uint32_t stack);
 void engine_lock(bs_engine *e);
 void engine_unlock(bs_engine *e);
 

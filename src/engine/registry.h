@@ -168,6 +168,7 @@ struct bs_engine {
      * threads): CPython freezes them and never clears their frames, so
      * what they hold is not leaked (engine_thread_outlives_program) */
     uint32_t frozen_threads[BS_MAX_FROZEN_THREADS];
+    uint32_t frozen_stacks[BS_MAX_FROZEN_THREADS]; /* their Python frames then */
     int nfrozen;
     /* rules_mutation.c: live exports carrying a content hash; written under
      * the lock with atomic stores, so that it can be tested without it */

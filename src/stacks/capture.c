@@ -126,6 +126,14 @@ uint32_t capture_stack_mode(int with_python, bs_native_mode native)
     return npy || nn ? depot_put(py, (uint32_t)npy, pcs, (uint32_t)nn, resolve) : 0;
 }
 
+uint32_t capture_python_stack_of(void *tstate)
+{
+    uint64_t py[2 * MAX_FRAMES], h;
+    int depth = (int)bs_core_state.opts.stack_depth;
+    int npy = pyframes_capture_of(tstate, py, depth < MAX_FRAMES ? depth : MAX_FRAMES, &h);
+    return npy ? depot_put(py, (uint32_t)npy, NULL, 0, resolve) : 0;
+}
+
 /* Per-thread direct-mapped cache: key -> depot id. */
 #define STACK_CACHE_SIZE 4096
 struct bs_stack_cache_entry {

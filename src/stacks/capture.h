@@ -42,6 +42,10 @@ uint32_t capture_stack_at(bs_native_mode native, const void *site, const void *s
  * (ASCII names only), so nothing calls into the interpreter. */
 uint32_t capture_stack_nogil(void);
 
+/* The Python frames of another thread's state TSTATE (see
+ * pyframes_capture_of), no native frames: a depot id, 0 when it has none. */
+uint32_t capture_python_stack_of(void *tstate);
+
 /* The entry address of the function a stack's return address PC lies in
  * (libunwind's unwind info), or 0. */
 uint64_t capture_function_start(uint64_t pc);
@@ -49,6 +53,9 @@ uint64_t capture_function_start(uint64_t pc);
 /* Python frame keys of the current thread, innermost first; returns count.
  * *HASH: a hash of them (not mixed: mix it before using its low bits). */
 int pyframes_capture(uint64_t *keys, int max, uint64_t *hash);
+/* The same for the thread state TSTATE, which must not run meanwhile (the
+ * caller holds the GIL and TSTATE's thread waits for it or runs C code). */
+int pyframes_capture_of(void *tstate, uint64_t *keys, int max, uint64_t *hash);
 /* Python frames of the current thread when it does not hold the GIL,
  * resolved into F (malloc'd strings: free with pyframes_free_detached). */
 int pyframes_capture_detached(void *frames, int max);

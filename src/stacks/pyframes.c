@@ -22,9 +22,14 @@ static inline uint64_t mul_fold(uint64_t a, uint64_t b)
 
 int pyframes_capture(uint64_t *keys, int max, uint64_t *hash)
 {
+    return pyframes_capture_of(pyver_tstate_unchecked(), keys, max, hash);
+}
+
+int pyframes_capture_of(void *tstate, uint64_t *keys, int max, uint64_t *hash)
+{
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     int n = 0;
-    PyThreadState *ts = pyver_tstate_unchecked();
+    PyThreadState *ts = tstate;
     if (ts)
         for (_PyInterpreterFrame *f = pyver_top_frame(ts); f && n < max; f = f->previous) {
             int at;

@@ -33,11 +33,15 @@ static void fuzz_options_one(const uint8_t *data, size_t len)
     if (!nul)
         return;
     size_t slen = len - optlen - 1;
-    FILE *f = fmemopen((void *)(nul + 1), slen ? slen : 1, "r");
+    /* fmemopen needs a size > 0: an empty suppressions part is a stream of
+     * one byte of our own, read first (the input's buffer ends at its NUL:
+     * the byte after it is not ours to read) */
+    static char empty[1];
+    FILE *f = slen ? fmemopen((void *)(nul + 1), slen, "r") : fmemopen(empty, 1, "r");
     if (!f)
         return;
     if (!slen)
-        fgetc(f); /* fmemopen needs a size > 0: read the one byte past */
+        fgetc(f);
     bs_suppressions s;
     if (suppressions_read(&s, f, "fuzz.supp", err, sizeof err) == 0)
         suppressions_free(&s);

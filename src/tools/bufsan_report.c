@@ -547,6 +547,12 @@ static int dump_file(const char *path)
         case TR_TYPE_PATCHED:
             printf("%zu type-patched %s\n", o, rec.u.type_patched.name);
             break;
+        case TR_TEST:
+            if (*rec.u.test.name)
+                printf("%zu test %s\n", o, rec.u.test.name);
+            else
+                printf("%zu test (none)\n", o);
+            break;
         default:
             break;
         }

@@ -297,6 +297,8 @@ int pyapi_audit(const char *event, PyObject *args)
         if (!s)
             return -1;
         report_set_context(s);
+        if (bs_core_state.engine)
+            engine_set_context(bs_core_state.engine, s);
         trace_test(s);
         return 0;
     }

@@ -313,6 +313,8 @@ static int replay_file(const char *path, const bs_options *opts, html_doc *html,
              * names the test its export was acquired in (the engine's) */
             report_set_context(rec.u.test.name);
             engine_set_context(r.engine, rec.u.test.name);
+            if (html)
+                html_test(html, rec.u.test.name);
             break;
         case TR_INHERITED:
             inherited_left = rec.u.inherited.count;

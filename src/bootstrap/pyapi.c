@@ -7,7 +7,8 @@
  *                              "log_format", "log_path", "fold_frames"
  *   bufsan.findings (start, list)  appends (json, test, repeat) for each
  *                              finding reported since occurrence START
- *   bufsan.context (str|None)  the test running now: findings name it
+ *   bufsan.context (str|None)  the test running now: findings name it;
+ *                              recorded in the trace (a test record)
  *   bufsan.expect (list of check names)  findings of these checks are
  *                              expected (suppressed, still listed) until
  *                              the next bufsan.expect
@@ -296,6 +297,9 @@ int pyapi_audit(const char *event, PyObject *args)
         if (!s)
             return -1;
         report_set_context(s);
+        if (bs_core_state.engine)
+            engine_set_context(bs_core_state.engine, s);
+        trace_test(s);
         return 0;
     }
     if (!strcmp(name, "expect") && a0)

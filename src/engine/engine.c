@@ -57,6 +57,13 @@ uint32_t engine_intern(bs_engine *e, const char *s)
     return id;
 }
 
+void engine_set_context(bs_engine *e, const char *name)
+{
+    engine_lock(e);
+    e->context = intern_locked(e, name);
+    engine_unlock(e);
+}
+
 const char *engine_string(bs_engine *e, uint32_t id)
 {
     return id < e->nstrings ? e->strings[id] : "";
@@ -337,6 +344,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
     x->consumer = ev->consumer;
     x->trusted = ev->trusted != 0;
     x->holds_view = ev->holds_view;
+    x->context = e->context;
     x->owner = o;
     export_rec *old;
     if (u64map_exchange(&e->by_view, ev->view, x, (void **)&old) < 0) {
@@ -673,6 +681,7 @@ typedef struct {
     int64_t len;
     int readonly;
     int daemon; /* held_by_frozen_thread: 1 */
+    uint32_t context; /* of its oldest export acquired during a test */
 } leak_group;
 
 static int cmp_group(const void *a, const void *b)
@@ -808,6 +817,10 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
         }
         grp->count++;
         grp->bytes += x->v.len > 0 ? x->v.len : 0;
+        /* the list runs newest first: the last one set is the oldest, the
+         * test a checkpoint reported the leak in first */
+        if (x->context)
+            grp->context = x->context;
     }
     u64map_destroy(&idx);
     u64map_destroy(&held);
@@ -840,6 +853,7 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
         f.flags = g[i].flags;
         f.count = g[i].count;
         f.bytes = g[i].bytes;
+        f.test = g[i].context ? engine_string(e, g[i].context) : NULL;
         finding_add_stack(&f, "acquire", finding_title(e, "acquired by thread T%u with %s at:", g[i].thread,
                                            g[i].flags), g[i].thread, g[i].stack);
         engine_emit(e, &f);

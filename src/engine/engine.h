@@ -42,6 +42,10 @@ typedef struct {
     /* the highest severity this finding may have (0: the check's own);
      * e.g. inconsistent-writable answers with no overlap are warnings */
     bs_severity max_severity;
+    /* the test (a pytest nodeid) the finding belongs to when it is not the
+     * one running as it is reported: a leak at exit names the test that
+     * acquired its export. NULL: the test running now. */
+    const char *test;
 } bs_finding;
 
 /* Where findings go. */
@@ -72,6 +76,11 @@ size_t engine_live_exports(bs_engine *e);
 /* Stack ids of every live export (for resolving names before the
  * interpreter goes away). Calls FN for each. */
 void engine_for_each_live_stack(bs_engine *e, void (*fn)(uint32_t stack, void *ctx), void *ctx);
+
+/* The test the program runs from now on (a pytest nodeid; NULL or "":
+ * none): exports acquired from now on remember it, and a leak of them at
+ * exit names it (bs_finding.test). */
+void engine_set_context(bs_engine *e, const char *name);
 
 /* Interned strings (type names). Id 0 is "". */
 uint32_t engine_intern(bs_engine *e, const char *s);

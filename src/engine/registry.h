@@ -42,6 +42,7 @@ typedef struct export_rec {
     uint8_t consumer;  /* bs_consumer */
     uint8_t moved, reported;
     uint8_t trusted; /* bs_event.trusted */
+    uint32_t context; /* the test running when it was acquired (engine string), 0: none */
     census_hold census; /* census.c, when a census is attached */
 } export_rec;
 
@@ -161,6 +162,7 @@ struct bs_engine {
     size_t nstrings, capstrings;
     u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
     int finalized;
+    uint32_t context; /* the test running now (engine_set_context), 0: none */
     /* the interpreter's lifetime in an embedder that initializes it again
      * after Py_FinalizeEx (BS_EV_LIFETIME): 1, 2, ... */
     unsigned lifetime;

@@ -96,9 +96,13 @@ bs_logged_finding *findlog_add(bs_finding_log *log, const bs_finding *f, int *is
     }
     bs_logged_finding *e = &log->items[log->n++];
     e->first = *f;
-    /* titles live in the engine's rotating pool: keep our own copies */
+    /* titles live in the engine's rotating pool, type names in the engine,
+     * which an offline report frees after each trace (SARIF, written at
+     * the end, printed freed memory): keep our own copies */
     for (int i = 0; i < f->nstacks; i++)
         e->first.stacks[i].title = f->stacks[i].title ? strdup(f->stacks[i].title) : NULL;
+    e->first.exporter_type = f->exporter_type ? strdup(f->exporter_type) : NULL;
+    e->first.test = NULL; /* the entry's own copy is its test[] */
     e->occurrences = 1;
     e->count = f->count;
     e->bytes = f->bytes;
@@ -117,9 +121,11 @@ uint64_t findlog_repeats(const bs_finding_log *log)
 
 void findlog_clear(bs_finding_log *log)
 {
-    for (size_t i = 0; i < log->n; i++)
+    for (size_t i = 0; i < log->n; i++) {
         for (int k = 0; k < log->items[i].first.nstacks; k++)
             free((char *)log->items[i].first.stacks[k].title);
+        free((char *)log->items[i].first.exporter_type);
+    }
     free(log->items);
     int (*shown)(uint64_t) = log->shown;
     memset(log, 0, sizeof *log);

@@ -63,6 +63,18 @@ static bs_finding_log expected_log = {.shown = shown_under_python};
 static occurrence *occs;
 static size_t nocc, occ_cap;
 
+/* The test F belongs to: its own (a leak names the test that acquired
+ * it), else the one running now; "" none. Lock held (one buffer). */
+static const char *test_of_locked(const bs_finding *f)
+{
+    static char own[512];
+    if (!f->test)
+        return context;
+    snprintf(own, sizeof own, "%s", f->test);
+    escape_message(own, sizeof own);
+    return own;
+}
+
 static int report_pid(void)
 {
     return fixed_pid ? fixed_pid : (int)getpid();
@@ -363,8 +375,9 @@ static void format_text(strbuf *b, const bs_finding *f, shown_stack *stacks)
         sb_printf(b, "==%d==%s: bufsan: %s: %s\n", pid,
                   f->severity == BS_SEV_ERROR ? "ERROR" : "WARNING", bs_checks[f->check].name,
                   f->message);
-    if (context[0] && !held_mode)
-        sb_printf(b, "  during test %s\n", context);
+    const char *test = test_of_locked(f);
+    if (test[0] && !held_mode)
+        sb_printf(b, "  during test %s\n", test);
     for (int i = 0; i < f->nstacks; i++)
         text_stack(b, &f->stacks[i], &stacks[i]);
     if (held_mode) {
@@ -389,9 +402,10 @@ static void format_json(strbuf *b, const bs_finding *f, shown_stack *stacks,
                   bs_severity_name(f->severity), report_pid());
     }
     sb_json_str(b, f->message);
-    if (context[0] && !held_mode) {
+    const char *test = test_of_locked(f);
+    if (test[0] && !held_mode) {
         sb_puts(b, ", \"test\": ");
-        sb_json_str(b, context);
+        sb_json_str(b, test);
     }
     sb_puts(b, ", \"exporter\": ");
     if (f->has_exporter) {
@@ -637,7 +651,7 @@ void report_finding(const bs_finding *f, void *unused)
     if (e) {
         memcpy(e->fingerprint, fingerprint, sizeof fingerprint);
         snprintf(e->location, sizeof e->location, "%s", loc.data ? loc.data : "");
-        snprintf(e->test, sizeof e->test, "%s", context);
+        snprintf(e->test, sizeof e->test, "%s", test_of_locked(f));
     }
     strbuf b = {0};
     if (opts->log_format == BS_LOG_FORMAT_JSON) {

@@ -4,8 +4,9 @@
  *       run) and writes the findings in log_format, honouring checks= and
  *       suppressions=; exports still held where a trace of a dead process
  *       ends are listed as "held at end of trace". Several traces (a process
- *       tree) make one report. Native frames are symbolized from the
- *       recorded module map with libdwfl.
+ *       tree) make one report. Findings name the test (pytest nodeid) of
+ *       the trace's test records, as the live report did. Native frames are
+ *       symbolized from the recorded module map with libdwfl.
  *   bufsan dump TRACE...   every record as one line.
  * Exit status: the exitcode option when an error was found, 64 for bad
  * usage or a file that is not a trace, else 0. No Python. */
@@ -230,6 +231,7 @@ static int replay_file(const char *path, const bs_options *opts, html_doc *html,
     u64map_init(&r.typenames, 64);
     r.mods_dirty = 1;
     report_set_pid((int)rd.pid);
+    report_set_context(NULL); /* not the test another trace ended in */
     if (!*first_pid)
         *first_pid = (int)rd.pid;
     if (html)
@@ -306,6 +308,14 @@ static int replay_file(const char *path, const bs_options *opts, html_doc *html,
                 engine_after_fork_child(r.engine);
             break;
         }
+        case TR_TEST:
+            /* findings from here on name it, as the live report did; a leak
+             * names the test its export was acquired in (the engine's) */
+            report_set_context(rec.u.test.name);
+            engine_set_context(r.engine, rec.u.test.name);
+            if (html)
+                html_test(html, rec.u.test.name);
+            break;
         case TR_INHERITED:
             inherited_left = rec.u.inherited.count;
             if (!inherited_left)
@@ -546,6 +556,12 @@ static int dump_file(const char *path)
             break;
         case TR_TYPE_PATCHED:
             printf("%zu type-patched %s\n", o, rec.u.type_patched.name);
+            break;
+        case TR_TEST:
+            if (*rec.u.test.name)
+                printf("%zu test %s\n", o, rec.u.test.name);
+            else
+                printf("%zu test (none)\n", o);
             break;
         default:
             break;

@@ -33,6 +33,7 @@ typedef struct {
     uint64_t view, obj;
     uint32_t pid;
     int acq, rel; /* stack text indexes, -1 none */
+    int test;     /* the test it was acquired in (index into tests), -1 none */
 } hold;
 
 typedef struct {
@@ -49,6 +50,7 @@ typedef struct {
     char *titles[BS_MAX_FINDING_STACKS];
     int stacks[BS_MAX_FINDING_STACKS];
     uint32_t pid;
+    int test; /* the test it belongs to (index into tests), -1 none */
 } mark;
 
 typedef struct {
@@ -69,6 +71,9 @@ struct html_doc {
     size_t nprocs, capprocs;
     char **texts;
     size_t ntexts, captexts;
+    char **tests; /* pytest nodeids, in order of appearance */
+    size_t ntests, captests;
+    int cur_test; /* the test running now in the current process, -1 none */
     u64map lane_of;  /* mix(pid, obj) -> lane+1 */
     u64map text_of;  /* depot id -> text+1 (per process) */
     uint64_t t0;     /* current process start */
@@ -93,7 +98,28 @@ html_doc *html_new(void)
         return NULL;
     u64map_init(&d->lane_of, 1024);
     u64map_init(&d->text_of, 1024);
+    d->cur_test = -1;
     return d;
+}
+
+/* Index of test NAME in d->tests (added if new); -1 for none. A page has a
+ * few thousand tests at most: a linear search is enough. */
+static int test_index(html_doc *d, const char *name)
+{
+    if (!name || !*name)
+        return -1;
+    for (size_t i = 0; i < d->ntests; i++)
+        if (!strcmp(d->tests[i], name))
+            return (int)i;
+    GROW(d->tests, d->ntests, d->captests);
+    if (!(d->tests[d->ntests] = strdup(name)))
+        return -1;
+    return (int)d->ntests++;
+}
+
+void html_test(html_doc *d, const char *name)
+{
+    d->cur_test = test_index(d, name);
 }
 
 static uint64_t key(uint32_t pid, uint64_t obj)
@@ -117,6 +143,7 @@ void html_begin_process(html_doc *d, uint32_t pid, const char *trace_path)
     u64map_destroy(&d->text_of);
     u64map_init(&d->text_of, 1024);
     d->t0 = 0;
+    d->cur_test = -1;
 }
 
 void html_process_info(html_doc *d, uint32_t pid, uint32_t ppid, const char *exe, uint64_t start)
@@ -216,6 +243,7 @@ void html_event_after(html_doc *d, uint32_t pid, uint64_t now, const bs_event *e
         h->pid = pid;
         h->acq = stack_text(d, ev->stack);
         h->rel = -1;
+        h->test = d->cur_test;
     } else if (ev->kind == BS_EV_RELEASE) {
         close_holds(d, pid, t, ev, e);
     } else if (ev->kind == BS_EV_DEALLOC) {
@@ -240,6 +268,8 @@ void html_finding(html_doc *d, uint32_t pid, uint64_t now, const bs_finding *f)
     m->count = f->count;
     m->bytes = f->bytes;
     m->thread = f->nstacks ? (int64_t)f->stacks[0].thread : -1;
+    /* a leak names the test that acquired it; the rest, the one running */
+    m->test = f->test ? test_index(d, f->test) : d->cur_test;
     m->nstacks = f->nstacks;
     for (int i = 0; i < f->nstacks; i++) {
         m->titles[i] = strdup(f->stacks[i].title);
@@ -348,10 +378,13 @@ static void timeline_data(html_doc *d, strbuf *j)
         sb_printf(j,
                   "%s{\"lane\": %d, \"start\": %llu, \"end\": %llu, \"held\": %s, \"kind\": \"%s\", "
                   "\"flags\": \"%s\", \"len\": %lld, \"view\": \"0x%llx\", \"pid\": %u, \"thread\": %u, "
-                  "\"acq\": %d, \"rel\": %d}",
+                  "\"acq\": %d, \"rel\": %d",
                   i ? ", " : "", h->lane, (unsigned long long)h->start, (unsigned long long)end,
                   h->held_at_end ? "true" : "false", access_kind(h), fl, (long long)h->len,
                   (unsigned long long)h->view, h->pid, h->thread, h->acq, h->rel);
+        if (h->test >= 0)
+            sb_printf(j, ", \"test\": %d", h->test);
+        sb_puts(j, "}");
     }
     sb_puts(j, "], \"marks\": [");
     for (size_t i = 0; i < d->nmarks; i++) {
@@ -362,7 +395,10 @@ static void timeline_data(html_doc *d, strbuf *j)
                   i ? ", " : "", m->lane, (unsigned long long)m->t, m->pid, (long long)m->thread,
                   m->check, m->severity, (unsigned long long)m->count, (long long)m->bytes);
         sb_json_str(j, m->type ? m->type : "");
-        /* a finding that names its test (a pytest nodeid) would add "test" here */
+        if (m->test >= 0) {
+            sb_puts(j, ", \"test\": ");
+            sb_json_str(j, d->tests[m->test]);
+        }
         sb_puts(j, ", \"message\": ");
         sb_json_str(j, m->message);
         sb_puts(j, ", \"stacks\": [");
@@ -377,6 +413,11 @@ static void timeline_data(html_doc *d, strbuf *j)
     for (size_t i = 0; i < d->ntexts; i++) {
         sb_puts(j, i ? ", " : "");
         sb_json_str(j, d->texts[i]);
+    }
+    sb_puts(j, "], \"tests\": [");
+    for (size_t i = 0; i < d->ntests; i++) {
+        sb_puts(j, i ? ", " : "");
+        sb_json_str(j, d->tests[i]);
     }
     sb_puts(j, "]");
 }
@@ -459,6 +500,9 @@ void html_free(html_doc *d)
     }
     for (size_t i = 0; i < d->ntexts; i++)
         free(d->texts[i]);
+    for (size_t i = 0; i < d->ntests; i++)
+        free(d->tests[i]);
+    free(d->tests);
     free(d->lanes);
     free(d->holds);
     free(d->marks);

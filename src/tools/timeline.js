@@ -1,7 +1,8 @@
 // The timeline page of `bufsan report --html`, compiled into the tool and
 // written inline: no network, no library. D is the embedded data (see the
 // writer): processes, lanes (one per exporter), holds (export to release),
-// marks (findings, with an optional `test`, a pytest nodeid), stacks (text).
+// marks (findings, with an optional `test`, a pytest nodeid), stacks (text),
+// tests (the nodeids a hold's `test` indexes: the test it was acquired in).
 // Findings come first: the table at the top, their lanes first in the
 // timeline, the first one selected on load.
 'use strict';
@@ -47,6 +48,8 @@ function shortFrame(f) {
   m = /^(.*):(\d+) in (.*)$/.exec(f);
   return m ? base(m[1]) + ':' + m[2] + ' in ' + m[3] : f;
 }
+D.tests = D.tests || [];
+for (const h of D.holds) h.test = h.test >= 0 ? D.tests[h.test] : undefined;
 D.lanes.forEach((l, i) => { l.i = i; l.holds = []; l.marks = []; });
 D.holds.forEach((h, i) => { h.i = i; if (D.lanes[h.lane]) D.lanes[h.lane].holds.push(h); });
 D.marks.forEach((m, i) => {
@@ -109,9 +112,10 @@ if (!D.marks.length && groups.length) groups[0].open = true;
 // ---- filters: type, thread, process, test ----
 const F = { type: '', thread: '', pid: '', test: '' };
 let testLanes = null;
+// a test shows the holds acquired during it and the lanes its findings involve
 const holdOk = h => (!F.type || D.lanes[h.lane].type === F.type) &&
   (!F.thread || String(h.thread) === F.thread) && (!F.pid || String(h.pid) === F.pid) &&
-  (!testLanes || testLanes.has(h.lane));
+  (!F.test || h.test === F.test || testLanes.has(h.lane));
 const markOk = m => (!F.type || m.type === F.type) &&
   (!F.thread || String(m.thread) === F.thread) && (!F.pid || String(m.pid) === F.pid) &&
   (!F.test || m.test === F.test);
@@ -129,7 +133,8 @@ function counted(items, keyf) {
 fillSelect('f-type', counted(D.lanes, l => l.type), v => v);
 fillSelect('f-thread', counted(D.holds, h => h.thread).sort((a, b) => a[0] - b[0]), v => 'T' + v);
 fillSelect('f-pid', counted(D.holds, h => h.pid).sort((a, b) => a[0] - b[0]), v => 'pid ' + v);
-const tests = counted(D.marks, m => m.test);
+// every test that acquired an export or has a finding (a clean test too)
+const tests = counted(D.holds.concat(D.marks), x => x.test);
 fillSelect('f-test', tests, v => v);
 if (!tests.length) $('f-test-box').style.display = 'none';
 

@@ -12,7 +12,7 @@
 
 #define TR_MAGIC "BSTRACE"      /* 8 bytes with the NUL */
 #define TR_VERSION_MAJOR 1
-#define TR_VERSION_MINOR 0
+#define TR_VERSION_MINOR 1 /* 1.1: the test record */
 #define TR_HEADER_SIZE 32
 
 typedef enum {
@@ -32,6 +32,7 @@ typedef enum {
     TR_TYPE_PATCHED = 13, /* an exporter type was instrumented: name */
     TR_SNAPSHOT = 14,   /* the view snapshot (bs_view_snapshot bytes) of the next
                            BUFFER_CALL event: the conformance checks replay on it */
+    TR_TEST = 15,       /* the test the program runs from here on: nodeid ("" none) */
 } tr_record_type;
 
 /* bs_event is encoded as 64-bit words; at most this many. */

@@ -89,7 +89,8 @@ const char *tr_record_name(int type)
 {
     static const char *const names[] = {"end-of-data", "process", "schema", "module", "string",
                                         "typename", "stack", "thread", "event", "finding",
-                                        "hide", "inherited", "end", "type-patched", "snapshot"};
+                                        "hide", "inherited", "end", "type-patched", "snapshot",
+                                        "test"};
     return type >= 0 && type < (int)(sizeof names / sizeof names[0]) ? names[type] : "unknown";
 }
 
@@ -347,6 +348,9 @@ static int decode(tr_reader *r, int type, cur *c, tr_record *rec)
         return c->bad ? -1 : 0;
     case TR_SNAPSHOT:
         rec->u.snapshot.data = c_str(r, c, &rec->u.snapshot.len);
+        return c->bad ? -1 : 0;
+    case TR_TEST:
+        rec->u.test.name = c_str(r, c, NULL);
         return c->bad ? -1 : 0;
     }
     return 1; /* unknown: skipped */

@@ -76,6 +76,9 @@ typedef struct {
             size_t len;
         } snapshot;
         struct {
+            const char *name; /* "": no test runs from here on */
+        } test;
+        struct {
             size_t nfields, event_size;
         } schema;
     } u;

@@ -70,6 +70,7 @@ static struct {
     int nhidden;
     uint8_t *scratch;
     size_t scratch_cap;
+    char *test; /* the test running now (trace_test), NULL: none */
     int failed;
 } W = {.fd = -1};
 
@@ -680,6 +681,12 @@ static int ready(void)
             return 0;
         }
         pay p = {0};
+        if (W.test) {
+            /* the test the parent ran when it forked: the child's from the start */
+            p_str(&p, W.test);
+            put_pay(TR_TEST, &p);
+            p.len = 0;
+        }
         p_varint(&p, (uint64_t)getppid());
         p_varint(&p, count_live());
         put_pay(TR_INHERITED, &p);
@@ -770,6 +777,23 @@ void trace_type_patched(const char *name)
         pay p = {0};
         p_str(&p, name);
         put_pay(TR_TYPE_PATCHED, &p);
+    }
+    unlock_writer();
+}
+
+void trace_test(const char *name)
+{
+    lock_writer();
+    if (!W.enabled) {
+        unlock_writer();
+        return;
+    }
+    free(W.test);
+    W.test = name && *name ? strdup(name) : NULL;
+    if (W.enabled && !W.pending_open && !W.failed) {
+        pay p = {0};
+        p_str(&p, W.test);
+        put_pay(TR_TEST, &p);
     }
     unlock_writer();
 }

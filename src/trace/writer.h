@@ -26,6 +26,11 @@ void trace_hide_address(uint64_t addr);
 /* An exporter type was instrumented. */
 void trace_type_patched(const char *name);
 
+/* The test the program runs from now on (a pytest nodeid; NULL or "":
+ * none): findings and exports after this record belong to it. Kept, so
+ * that a forked child's file starts with it. */
+void trace_test(const char *name);
+
 /* After fork, in the child: drop the parent's file; the child's own file is
  * opened at its first event, starting with the exports it inherited. */
 void trace_after_fork_child(void);

@@ -1,6 +1,8 @@
 """The HTML timeline of examples/demo.py in a real browser (headless
 Chromium over the DevTools protocol): the findings come first, a click on a
-finding fills the details pane, the axis has units, the filters filter.
+finding fills the details pane, the axis has units, the filters filter;
+the test filter on the trace of a real pytest session (one leaky, one
+clean test).
 Exit 77 (skipped) without chromium.
 
     test_timeline_browser.py BUILD_DIR SOURCE_DIR PYTHON OUT_DIR
@@ -17,12 +19,56 @@ import cdp  # noqa: E402
 
 failures = []
 
+SUITE = '''\
+import _bufsan_testext as ext
+
+
+def test_clean():
+    assert ext.acquire_release(bytearray(b"abcd")) == 4
+
+
+def test_leaky():
+    ext.leak(bytearray(b"abcdefgh"))
+'''
+CLEAN = "tests/test_codec.py::test_clean"
+LEAKY = "tests/test_codec.py::test_leaky"
+
 
 def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what)
     if not cond:
         failures.append(what)
     return cond
+
+
+def pytest_session_page(build, src, python, out):
+    """The timeline of a trace of SUITE run by pytest under the launcher
+    (the plugin names each test to the core, the trace records it)."""
+    build, src, out = (os.path.realpath(a) for a in (build, src, out))
+    work = tempfile.mkdtemp(prefix="pytest-", dir=out)
+    os.makedirs(os.path.join(work, "tests"))
+    with open(os.path.join(work, "tests", "test_codec.py"), "w") as f:
+        f.write(SUITE)
+    with open(os.path.join(work, "pytest.ini"), "w") as f:
+        f.write("[pytest]\n")  # the rootdir, not the checkout the build dir is in
+    env = dict(os.environ, PYTHONPATH=os.path.join(build, "tests", "ext"))
+    launcher = os.path.join(src, "scripts", "bufsan")
+    run = subprocess.run([launcher, "--trace=" + os.path.join(work, "t"), python, "-m", "pytest",
+                          "-q", "-p", "no:cacheprovider", "tests"],
+                         cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    if not check("1 failed, 1 passed" in run.stdout, "the session fails the leaky test only"):
+        print(run.stdout[-2000:] + run.stderr[-2000:])
+        return None
+    traces = [os.path.join(work, n) for n in os.listdir(work) if n.startswith("t.")]
+    page = os.path.join(out, "timeline-tests.html")
+    subprocess.run([launcher, "report", "--html=" + page] + traces, capture_output=True,
+                   text=True, timeout=120)
+    return page if os.path.exists(page) else None
+
+
+def pick_test(b, nodeid):
+    b.eval("(() => { const s = document.getElementById('f-test'); s.value = %s;"
+           " s.dispatchEvent(new Event('change')); })()" % json.dumps(nodeid))
 
 
 def main():
@@ -116,21 +162,33 @@ def main():
         b.screenshot(os.path.join(out, "timeline.png"))
         print("page %s, screenshot %s" % (page, os.path.join(out, "timeline.png")))
 
-        # findings that carry a pytest nodeid (`test`) can be filtered by it
-        tagged = html.replace('"check": "leaked-export"',
-                              '"test": "tests/test_demo.py::test_leak", "check": "leaked-export"')
-        tpage = os.path.join(out, "timeline-tests.html")
-        with open(tpage, "w", encoding="utf-8") as f:
-            f.write(tagged)
-        b.load("file://" + tpage)
-        tests = b.eval("[...document.getElementById('f-test').options].map(o => o.value)")
-        check(tests == ["", "tests/test_demo.py::test_leak"], "test filter offers the nodeids: %r" % tests)
-        b.eval("(() => { const s = document.getElementById('f-test'); s.value = s.options[1].value;"
-               " s.dispatchEvent(new Event('change')); })()")
-        rows = b.eval("[...document.querySelectorAll('tr.finding')].map(r => r.dataset.check)")
-        lanes = b.eval("[...document.querySelectorAll('#timeline .group')].map(g => g.dataset.type)")
-        check(rows == ["leaked-export", "leaked-export"] and sorted(lanes) == ["bytearray", "bytes"],
-              "test filter: findings %r, groups %r" % (rows, lanes))
+        # the test filter, on the trace of a real pytest session (the plugin's
+        # test records): one leaky test with a C consumer, one clean
+        tests_page = pytest_session_page(build, src, python, out)
+        if check(tests_page is not None, "a pytest session's trace made a page"):
+            b.load("file://" + tests_page)
+            tests = b.eval("[...document.getElementById('f-test').options].map(o => o.value)")
+            shown = b.eval("getComputedStyle(document.getElementById('f-test-box')).display")
+            check(shown != "none" and sorted(tests) == ["", CLEAN, LEAKY],
+                  "test filter shown (%s) with both nodeids: %r" % (shown, tests))
+            rows = b.eval("[...document.querySelectorAll('tr.finding')].map(r => [r.dataset.check,"
+                          " r.lastChild.textContent])")
+            check([r for r in rows if r[0] == "leaked-export"] == [["leaked-export", LEAKY]],
+                  "the leak's row names the leaky test: %r" % rows)
+            pick_test(b, LEAKY)
+            rows = b.eval("[...document.querySelectorAll('tr.finding')].map(r => r.dataset.check)")
+            bars = b.eval("document.querySelectorAll('#timeline .bar').length")
+            check(rows == ["leaked-export"] and bars >= 1,
+                  "filtered to the leaky test: findings %r, %d bars" % (rows, bars))
+            pick_test(b, CLEAN)
+            rows = b.eval("[...document.querySelectorAll('tr.finding')].map(r => r.dataset.check)")
+            title = b.eval("document.getElementById('findings-title').textContent")
+            lanes = b.eval("[...document.querySelectorAll('#timeline .group')].map(g => g.textContent)")
+            check(rows == [] and "Findings (0 of" in title,
+                  "filtered to the clean test, the leak's finding is hidden: %r, %r" % (rows, title))
+            check(any("in test_clean" in l for l in lanes) and
+                  not any("test_leaky" in l for l in lanes),
+                  "the clean test's holds are shown, the leak's are not: %r" % lanes[:5])
     finally:
         b.close()
     if failures:

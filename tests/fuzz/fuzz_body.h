@@ -37,6 +37,8 @@ static int fuzz_one(const uint8_t *data, size_t len)
         n++;
         if (rec.type == TR_EVENT)
             engine_process(e, &rec.u.event.ev);
+        if (rec.type == TR_TEST)
+            engine_set_context(e, rec.u.test.name);
         if (rec.type == TR_STACK) {
             /* touch every frame: the pointers must be valid */
             size_t sum = 0;

@@ -199,8 +199,41 @@ static void test_damage(void)
     tr_reader_free(&r);
 }
 
+/* The test record (format 1.1): the nodeid, "" when no test runs; a newer
+ * writer's trailing field is ignored; a name running past the payload is
+ * damage. */
+static void test_test_record(void)
+{
+    buf f = {0};
+    header(&f, TR_VERSION_MAJOR, TR_VERSION_MINOR);
+    pay p = {0};
+    ps(&p, "tests/test_codec.py::test_leaky");
+    record(&f, TR_TEST, &p);
+    pay none = {0};
+    ps(&none, "");
+    pv(&none, 99); /* a newer writer's trailing field */
+    record(&f, TR_TEST, &none);
+    pay bad = {0};
+    pv(&bad, 40); /* a name of 40 bytes in a payload of 3 */
+    ps(&bad, "ab");
+    record(&f, TR_TEST, &bad);
+    tr_reader r;
+    tr_record rec;
+    CHECK(tr_reader_init(&r, f.b, f.n) == 0);
+    CHECK(r.warning[0] == '\0');
+    CHECK(tr_next(&r, &rec) == 1 && rec.type == TR_TEST);
+    CHECK_STR(rec.u.test.name, "tests/test_codec.py::test_leaky");
+    CHECK(tr_next(&r, &rec) == 1 && rec.type == TR_TEST);
+    CHECK_STR(rec.u.test.name, "");
+    CHECK(tr_next(&r, &rec) == 0);
+    CHECK(strstr(r.error, "corrupt test record at offset") != NULL);
+    CHECK_STR(tr_record_name(TR_TEST), "test");
+    tr_reader_free(&r);
+}
+
 int main(void)
 {
+    test_test_record();
     test_foreign_layout();
     test_damage();
     return checks_report();

@@ -201,6 +201,29 @@ static void apply_recorded_rule_options(bs_options *local, const bs_options *cmd
     bs_options_free(&def);
 }
 
+/* The process a trace records: its pid and start times (a copy of a trace
+ * names the same process as the file it was copied from). 0: not read. */
+static int trace_identity(const char *path, uint64_t id[3])
+{
+    mapped m;
+    if (map_file(path, &m) < 0)
+        return 0;
+    tr_reader rd;
+    tr_record rec;
+    int found = 0;
+    if (tr_reader_init(&rd, m.data, m.len) == 0)
+        while (!found && tr_next(&rd, &rec) == 1)
+            if (rec.type == TR_PROCESS) {
+                id[0] = rec.u.process.pid;
+                id[1] = rec.u.process.start_ns;
+                id[2] = rec.u.process.realtime_ns;
+                found = 1;
+            }
+    tr_reader_free(&rd);
+    unmap_file(&m);
+    return found;
+}
+
 /* --census: one census over every trace replayed */
 static bs_census *census;
 
@@ -398,10 +421,11 @@ static int cmd_report(int argc, char **argv)
         html_census_attach(census);
     int bad = 0, first_pid = 0;
     struct stat *ids = calloc((size_t)nfiles, sizeof *ids);
+    uint64_t(*procs)[4] = calloc((size_t)nfiles, sizeof *procs); /* pid, starts, found */
     for (int i = 0; i < nfiles; i++) {
-        /* a file named twice (report T T, overlapping globs) is one process:
-         * replayed once, its findings counted once */
-        int dup = -1;
+        /* a file named twice (report T T, overlapping globs), or a copy of
+         * one, is one process: replayed once, its findings counted once */
+        int dup = -1, copy = 0;
         if (ids && stat(files[i], &ids[i]) == 0) {
             for (int k = 0; k < i && dup < 0; k++)
                 if (ids[k].st_ino && ids[k].st_ino == ids[i].st_ino &&
@@ -410,9 +434,16 @@ static int cmd_report(int argc, char **argv)
         } else if (ids) {
             ids[i].st_ino = 0; /* replay_file names the error */
         }
+        if (dup < 0 && procs && ids && S_ISREG(ids[i].st_mode) && access(files[i], R_OK) == 0 &&
+            (procs[i][3] = (uint64_t)trace_identity(files[i], procs[i])))
+            for (int k = 0; k < i && dup < 0; k++)
+                if (procs[k][3] && !memcmp(procs[k], procs[i], 3 * sizeof procs[i][0]))
+                    dup = k, copy = 1;
         if (dup >= 0) {
             char line[9000];
-            snprintf(line, sizeof line, "bufsan: warning: %s: the same file as %s: read once",
+            snprintf(line, sizeof line,
+                     copy ? "bufsan: warning: %s: a copy of %s (the same process): read once"
+                          : "bufsan: warning: %s: the same file as %s: read once",
                      files[i], files[dup]);
             escape_message(line, sizeof line);
             fprintf(msg, "%s\n", line);
@@ -422,6 +453,7 @@ static int cmd_report(int argc, char **argv)
             bad = 1;
     }
     free(ids);
+    free(procs);
     if (first_pid)
         report_set_pid(first_pid);
     census_report_write(census, &opts);

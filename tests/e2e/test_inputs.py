@@ -6,6 +6,7 @@ naming them and a usage status, never a crash or a misleading message
 """
 
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -101,6 +102,15 @@ check(summary == summary2, "report T T T: summary %s, expected %s" % (summary2, 
 check(out2.count("ERROR: bufsan: leaked-export") == 3, "report T T T: reports printed twice", out2)
 check(err2.count(b"the same file as") == 2, "report T T T: no note of the repeated file", repr(err2))
 check(rc2 == rc1 == 66, "report T T: status %d/%d, expected 66" % (rc1, rc2))
+# report T copy-of-T: another file, the same process: read once too
+copy = os.path.join(tmp, "copy-of-trace")
+shutil.copyfile(t, copy)
+rc3, out3, err3 = run([launcher, "report", t, copy])
+summary3 = [l for l in out3.splitlines() if re.match(r"==\d+==bufsan: \d+ errors", l)]
+check(summary3 == summary, "report T copy: summary %s, expected %s" % (summary3, summary), out3)
+check(out3.count("ERROR: bufsan: leaked-export") == 3, "report T copy: reports printed twice", out3)
+check(b"a copy of" in err3, "report T copy: no note of the copy", repr(err3))
+check(rc3 == 66, "report T copy: status %d, expected 66" % rc3)
 
 if problems:
     for p in problems:

@@ -540,6 +540,7 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
         _exit(0);
     }
     bs_thread_main(); /* the loader's constructor runs on the main thread */
+    safe_read_count(c->opts.verbosity > 0); /* printed at exit only then */
     output_configure(c->opts.log_path);
     report_init(&c->opts);
     if (report_load_suppressions(c->opts.suppressions, err, sizeof err) < 0)

@@ -42,5 +42,7 @@ typedef struct {
     uint64_t direct, module, heap, mapped, syscall, refresh;
 } bs_safe_read_stats;
 void safe_read_stats(bs_safe_read_stats *out);
+/* Keep those counts (the default) or not (a core with verbosity=0). */
+void safe_read_count(int on);
 
 #endif

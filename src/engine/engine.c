@@ -71,12 +71,25 @@ const char *engine_string(bs_engine *e, uint32_t id)
 
 /* ---- lifecycle -------------------------------------------------------- */
 
+/* The lock is held for a few hundred nanoseconds per event: a thread that
+ * finds it taken spins a while before it sleeps (glibc's adaptive mutex),
+ * where a plain mutex put it to sleep in the kernel at once and the holder
+ * woke it with another system call, each costing more than the wait. */
+static void init_lock(bs_engine *e)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&e->lock, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
 bs_engine *engine_new(const bs_options *opts, bs_finding_sink sink, void *sink_ctx)
 {
     bs_engine *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    pthread_mutex_init(&e->lock, NULL);
+    init_lock(e);
     e->opts = opts;
     e->sink = sink;
     e->sink_ctx = sink_ctx;
@@ -110,10 +123,11 @@ void engine_free(bs_engine *e)
         mutation_free_record(x);
         free(x);
     }
-    for (export_rec *x = e->free_exports, *n; x; x = n) {
-        n = x->next;
-        free(x);
-    }
+    for (int i = 0; i < N_FREE_LISTS; i++)
+        for (export_rec *x = e->free_exports[i], *n; x; x = n) {
+            n = x->next;
+            free(x);
+        }
     mutation_free_recycled(e);
     for (size_t i = 0; i < e->by_obj.cap; i++)
         if (e->by_obj.keys[i]) {
@@ -136,7 +150,7 @@ void engine_unlock(bs_engine *e) { pthread_mutex_unlock(&e->lock); }
 
 void engine_after_fork_child(bs_engine *e)
 {
-    pthread_mutex_init(&e->lock, NULL);
+    init_lock(e);
     for (export_rec *x = e->live; x; x = x->next)
         x->inherited = 1;
 }
@@ -207,10 +221,10 @@ static void unlink_export(bs_engine *e, export_rec *x, int in_view_map)
 static void add_tombstone(bs_engine *e, const export_rec *x, const bs_event *rel)
 {
     uint64_t seq = ++e->tomb_next; /* 1-based */
+    /* the entry overwritten may be the newest of its object's chain: that
+     * chain's walk (forget_tombstones) stops at it, seeing another seq
+     * there (its owner is not read: it was a cache miss at every release) */
     tombstone *t = &e->tomb[(seq - 1) % N_TOMBSTONES];
-    /* the entry overwritten was the newest of its object: forget the chain */
-    if (t->seq && t->owner->tomb_seq == t->seq)
-        t->owner->tomb_seq = 0;
     t->view = x->view;
     t->obj = x->obj;
     t->buf = x->v.buf;
@@ -308,6 +322,13 @@ static void count_exporter(bs_engine *e, uint64_t obj, int delta)
     __atomic_store_n(c, *c + (uint32_t)delta, __ATOMIC_RELAXED);
 }
 
+static void recycle_export(bs_engine *e, export_rec *x)
+{
+    export_rec **list = &e->free_exports[x->thread % N_FREE_LISTS];
+    x->next = *list;
+    *list = x;
+}
+
 static void on_export(bs_engine *e, const bs_event *ev)
 {
     if (!ev->view || !ev->obj)
@@ -325,9 +346,10 @@ static void on_export(bs_engine *e, const bs_event *ev)
     }
     writable_on_export(e, ev, o);
     mutation_on_export(e, ev, o);
-    export_rec *x = e->free_exports;
+    export_rec **list = &e->free_exports[ev->thread % N_FREE_LISTS];
+    export_rec *x = *list;
     if (x) {
-        e->free_exports = x->next;
+        *list = x->next;
         memset(x, 0, sizeof *x);
     } else if (!(x = calloc(1, sizeof *x))) {
         return;
@@ -348,8 +370,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
     x->owner = o;
     export_rec *old;
     if (u64map_exchange(&e->by_view, ev->view, x, (void **)&old) < 0) {
-        x->next = e->free_exports;
-        e->free_exports = x;
+        recycle_export(e, x);
         return;
     }
     if (old) {
@@ -561,8 +582,7 @@ static void on_release(bs_engine *e, const bs_event *ev)
         exporter_rec *o = x->owner;
         unlink_export(e, x, in_view_map);
         add_tombstone(e, x, ev);
-        x->next = e->free_exports;
-        e->free_exports = x;
+        recycle_export(e, x);
         if (o->pending)
             trim_pending(o);
         return;
@@ -629,8 +649,7 @@ static void retire_export(bs_engine *e, export_rec *x, int in_view_map)
 {
     mutation_forget(e, x);
     unlink_export(e, x, in_view_map);
-    x->next = e->free_exports;
-    e->free_exports = x;
+    recycle_export(e, x);
 }
 
 static void on_dealloc(bs_engine *e, const bs_event *ev)

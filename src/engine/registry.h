@@ -129,6 +129,7 @@ typedef struct {
 } tombstone;
 
 #define N_TOMBSTONES 4096
+#define N_FREE_LISTS 8
 #define N_OBJ_FILTER 4096
 
 #define BS_MAX_FROZEN_THREADS 256
@@ -137,7 +138,11 @@ struct bs_engine {
     pthread_mutex_t lock;
     char title_pool[BS_MAX_FINDING_STACKS][320]; /* finding_title */
     unsigned title_next;
-    export_rec *free_exports; /* recycled records: no malloc per export */
+    /* recycled records, no malloc per export: one list per thread (number
+     * mod N_FREE_LISTS), so that a record goes back to the thread that
+     * acquired it (on a free-threaded build, one list handed each thread's
+     * records to the other, their cache lines with them) */
+    export_rec *free_exports[N_FREE_LISTS];
     bs_event_recorder recorder;
     void *recorder_ctx;
     const bs_options *opts;

@@ -290,7 +290,7 @@ void engine_census_flush(bs_engine *e)
 {
     engine_lock(e);
     if (e->census)
-        for (export_rec *x = e->live; x; x = x->next)
+        for (export_rec *x = live_first(e); x; x = live_next(e, x))
             census_on_gone(e, x);
     engine_unlock(e);
 }
@@ -300,7 +300,7 @@ void engine_census_after_fork_child(bs_engine *e)
     bs_census *c = e->census;
     if (!c)
         return;
-    for (export_rec *x = e->live; x; x = x->next)
+    for (export_rec *x = live_first(e); x; x = live_next(e, x))
         x->census.closed = 1;
     for (size_t i = 0; i < c->ntypes; i++) {
         census_type *ty = &c->types[i];

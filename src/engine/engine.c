@@ -118,11 +118,12 @@ void engine_free(bs_engine *e)
 {
     if (!e)
         return;
-    for (export_rec *x = e->live, *n; x; x = n) {
-        n = x->next;
-        mutation_free_record(x);
-        free(x);
-    }
+    for (int k = 0; k < N_FREE_LISTS; k++)
+        for (export_rec *x = e->live[k], *n; x; x = n) {
+            n = x->next;
+            mutation_free_record(x);
+            free(x);
+        }
     for (int i = 0; i < N_FREE_LISTS; i++)
         for (export_rec *x = e->free_exports[i], *n; x; x = n) {
             n = x->next;
@@ -151,7 +152,7 @@ void engine_unlock(bs_engine *e) { pthread_mutex_unlock(&e->lock); }
 void engine_after_fork_child(bs_engine *e)
 {
     init_lock(e);
-    for (export_rec *x = e->live; x; x = x->next)
+    for (export_rec *x = live_first(e); x; x = live_next(e, x))
         x->inherited = 1;
 }
 
@@ -197,7 +198,7 @@ static void unlink_export(bs_engine *e, export_rec *x, int in_view_map)
     if (x->prev)
         x->prev->next = x->next;
     else
-        e->live = x->next;
+        e->live[x->thread % N_FREE_LISTS] = x->next;
     if (x->next)
         x->next->prev = x->prev;
     e->nlive--;
@@ -379,10 +380,11 @@ static void on_export(bs_engine *e, const bs_event *ev)
          * the view map. */
         old->in_view_map = 0;
     }
-    x->next = e->live;
-    if (e->live)
-        e->live->prev = x;
-    e->live = x;
+    export_rec **live = &e->live[x->thread % N_FREE_LISTS];
+    x->next = *live;
+    if (*live)
+        (*live)->prev = x;
+    *live = x;
     e->nlive++;
     if (export_writable_grant(x))
         __atomic_store_n(&e->nwritable, e->nwritable + 1, __ATOMIC_RELAXED);
@@ -794,10 +796,10 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
     u64map_init(&idx, e->nlive);
     /* the views other leaked exports keep alive: their leaks are those */
     u64map_init(&held, 16);
-    for (export_rec *x = e->live; x; x = x->next)
+    for (export_rec *x = live_first(e); x; x = live_next(e, x))
         if (x->holds_view)
             u64map_put(&held, x->holds_view, (void *)1);
-    for (export_rec *x = e->live; x; x = x->next) {
+    for (export_rec *x = live_first(e); x; x = live_next(e, x)) {
         /* The parent owns what it held at fork (and reports it if it leaks
          * it); in the child, objects held by the parent's other threads are
          * never freed (CPython drops their thread states without clearing). */
@@ -963,7 +965,7 @@ size_t engine_live_exports(bs_engine *e)
 void engine_for_each_live_stack(bs_engine *e, void (*fn)(uint32_t, void *), void *ctx)
 {
     engine_lock(e);
-    for (export_rec *x = e->live; x; x = x->next)
+    for (export_rec *x = live_first(e); x; x = live_next(e, x))
         fn(x->stack, ctx);
     engine_unlock(e);
 }
@@ -978,19 +980,22 @@ void engine_set_recorder(bs_engine *e, bs_event_recorder fn, void *ctx)
 
 void engine_for_each_live_export(bs_engine *e, void (*fn)(const bs_event *, void *), void *ctx)
 {
-    export_rec *last = e->live;
-    while (last && last->next)
-        last = last->next;
-    for (export_rec *x = last; x; x = x->prev) {
-        bs_event ev = {.kind = BS_EV_EXPORT};
-        ev.thread = x->thread;
-        ev.stack = x->stack;
-        ev.type_name = x->type_name;
-        ev.flags = x->flags;
-        ev.view = x->view;
-        ev.obj = x->obj;
-        ev.v = x->v;
-        fn(&ev, ctx);
+    /* oldest first, thread list by thread list */
+    for (int k = 0; k < N_FREE_LISTS; k++) {
+        export_rec *last = e->live[k];
+        while (last && last->next)
+            last = last->next;
+        for (export_rec *x = last; x; x = x->prev) {
+            bs_event ev = {.kind = BS_EV_EXPORT};
+            ev.thread = x->thread;
+            ev.stack = x->stack;
+            ev.type_name = x->type_name;
+            ev.flags = x->flags;
+            ev.view = x->view;
+            ev.obj = x->obj;
+            ev.v = x->v;
+            fn(&ev, ctx);
+        }
     }
 }
 

@@ -154,7 +154,11 @@ struct bs_engine {
      * changed under the lock, read without it by engine_has_exporter, which
      * every deallocation of an exporter type asks */
     uint32_t obj_filter[N_OBJ_FILTER];
-    export_rec *live;    /* list head */
+    /* the live exports, one list per thread (number mod N_FREE_LISTS),
+     * newest first: a new export is linked before the last one of its own
+     * thread, not another thread's (whose record a free-threaded build
+     * had to fetch from the other core at every export) */
+    export_rec *live[N_FREE_LISTS];
     struct watch_rec *by_mem; /* interval index of the watched exports (rules_mutation.c) */
     size_t nlive;
     /* live exports granted PyBUF_WRITABLE: changed under the lock, read
@@ -183,6 +187,21 @@ struct bs_engine {
     struct watch_rec *free_watches; /* recycled side records (next-linked) */
     bs_census *census; /* the exporter census, or NULL (engine_set_census) */
 };
+
+/* Every live export: for (x = live_first(e); x; x = live_next(e, x)),
+ * thread list by thread list, newest first within each. */
+static inline export_rec *live_from(const bs_engine *e, unsigned k)
+{
+    for (; k < N_FREE_LISTS; k++)
+        if (e->live[k])
+            return e->live[k];
+    return NULL;
+}
+static inline export_rec *live_first(const bs_engine *e) { return live_from(e, 0); }
+static inline export_rec *live_next(const bs_engine *e, const export_rec *x)
+{
+    return x->next ? x->next : live_from(e, x->thread % N_FREE_LISTS + 1);
+}
 
 /* Sends F to the sink at the severity the options give its check. */
 void engine_emit(bs_engine *e, bs_finding *f);

@@ -239,7 +239,7 @@ void mutation_on_gone(bs_engine *e, export_rec *x)
 static void collect_live(bs_engine *e, export_rec *x)
 {
     uint64_t end = itree_end(x->v.buf, x->v.len);
-    for (export_rec *y = e->live; y; y = y->next) {
+    for (export_rec *y = live_first(e); y; y = live_next(e, y)) {
         if (y == x || !y->in_view_map || y->v.len <= 0)
             continue;
         if (y->v.buf < end && x->v.buf < itree_end(y->v.buf, y->v.len))
@@ -293,7 +293,7 @@ static const char *const observe_titles[] = {
 static const export_rec *live_foreign_writer(bs_engine *e, const export_rec *x)
 {
     uint64_t end = itree_end(x->v.buf, x->v.len);
-    for (const export_rec *y = e->live; y; y = y->next) {
+    for (const export_rec *y = live_first(e); y; y = live_next(e, y)) {
         if (y == x || !y->in_view_map || y->v.len <= 0 || !export_writable_grant(y))
             continue;
         if (y->v.buf < end && x->v.buf < itree_end(y->v.buf, y->v.len) &&

@@ -126,7 +126,9 @@ typedef struct {
     /* the exporter's record: alive while the tombstone is (its deallocation
      * clears its tombstones) */
     exporter_rec *owner;
-} tombstone;
+} __attribute__((aligned(64))) tombstone; /* two cache lines: consecutive
+    releases, of different threads on a free-threaded build, write
+    neighbouring entries, which shared lines */
 
 #define N_TOMBSTONES 4096
 #define N_FREE_LISTS 8

@@ -551,6 +551,8 @@ EXPORT int bufsan_core_start(bufsan_loader_api *api)
         bs_log("out of memory");
         return -1;
     }
+    if (PYVER_FREE_THREADED)
+        engine_contended(c->engine); /* no GIL serialises the events */
     if (c->opts.census && (census = census_new(c->opts.hash_limit, c->opts.hash_full)))
         engine_set_census(c->engine, census);
     if (tracing && trace_open(c->opts.trace, c->engine, getenv("BUFSAN_OPTIONS"), err, sizeof err) < 0)

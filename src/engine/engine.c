@@ -6,6 +6,8 @@
 #include "engine.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,27 +73,20 @@ const char *engine_string(bs_engine *e, uint32_t id)
 
 /* ---- lifecycle -------------------------------------------------------- */
 
-/* The lock is held for a few hundred nanoseconds per event: a thread that
- * finds it taken spins a while before it sleeps (glibc's adaptive mutex),
- * where a plain mutex put it to sleep in the kernel at once and the holder
- * woke it with another system call, each costing more than the wait. */
 static void init_lock(bs_engine *e)
 {
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-    pthread_mutex_init(&e->lock, &a);
-    pthread_mutexattr_destroy(&a);
+    pthread_mutex_init(&e->lock, NULL);
+    atomic_store(&e->ticket_next, 0);
+    atomic_store(&e->ticket_owner, 0);
 }
+
+void engine_contended(bs_engine *e) { e->contended = 1; }
 
 bs_engine *engine_new(const bs_options *opts, bs_finding_sink sink, void *sink_ctx)
 {
-    /* aligned: its tombstones are cache lines of their own */
-    size_t size = (sizeof(bs_engine) + 63) & ~(size_t)63;
-    bs_engine *e = aligned_alloc(64, size);
+    bs_engine *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    memset(e, 0, sizeof *e);
     init_lock(e);
     e->opts = opts;
     e->sink = sink;
@@ -149,8 +144,47 @@ void engine_free(bs_engine *e)
     free(e);
 }
 
-void engine_lock(bs_engine *e) { pthread_mutex_lock(&e->lock); }
-void engine_unlock(bs_engine *e) { pthread_mutex_unlock(&e->lock); }
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("pause");
+#endif
+}
+
+/* The lock is held for a few hundred nanoseconds per event. Where the GIL
+ * serialises events, glibc's mutex costs nothing but its fast path. Where
+ * threads contend for it (a free-threaded build), a mutex is unfair: the
+ * thread that just released it takes it again before the waiter runs, the
+ * waiter sleeps in the kernel and each handoff costs a system call (two
+ * threads did 0.6 of one thread's work in some runs, with thousands of
+ * context switches; an adaptive mutex or a spinning trylock starved the
+ * waiter the same way). A ticket lock hands it over in arrival order; a
+ * waiter that spins long (more threads than CPUs, its predecessor not
+ * running) yields its CPU. */
+void engine_lock(bs_engine *e)
+{
+    if (!e->contended) {
+        pthread_mutex_lock(&e->lock);
+        return;
+    }
+    uint32_t t = atomic_fetch_add_explicit(&e->ticket_next, 1, memory_order_relaxed);
+    for (unsigned spins = 0;
+         atomic_load_explicit(&e->ticket_owner, memory_order_acquire) != t; spins++) {
+        cpu_relax();
+        if (spins >= 2000)
+            sched_yield();
+    }
+}
+
+void engine_unlock(bs_engine *e)
+{
+    if (!e->contended) {
+        pthread_mutex_unlock(&e->lock);
+        return;
+    }
+    uint32_t o = atomic_load_explicit(&e->ticket_owner, memory_order_relaxed);
+    atomic_store_explicit(&e->ticket_owner, o + 1, memory_order_release);
+}
 
 void engine_after_fork_child(bs_engine *e)
 {

@@ -126,9 +126,7 @@ typedef struct {
     /* the exporter's record: alive while the tombstone is (its deallocation
      * clears its tombstones) */
     exporter_rec *owner;
-} __attribute__((aligned(64))) tombstone; /* two cache lines: consecutive
-    releases, of different threads on a free-threaded build, write
-    neighbouring entries, which shared lines */
+} tombstone;
 
 #define N_TOMBSTONES 4096
 #define N_FREE_LISTS 8
@@ -138,6 +136,9 @@ typedef struct {
 
 struct bs_engine {
     pthread_mutex_t lock;
+    /* a ticket lock where threads contend (engine_contended), see
+     * engine_lock */
+    _Atomic uint32_t ticket_next, ticket_owner;
     char title_pool[BS_MAX_FINDING_STACKS][320]; /* finding_title */
     unsigned title_next;
     /* recycled records, no malloc per export: one list per thread (number
@@ -173,6 +174,7 @@ struct bs_engine {
     size_t nstrings, capstrings;
     u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
     int finalized;
+    int contended; /* engine_contended: the ticket lock, not the mutex */
     uint32_t context; /* the test running now (engine_set_context), 0: none */
     /* the interpreter's lifetime in an embedder that initializes it again
      * after Py_FinalizeEx (BS_EV_LIFETIME): 1, 2, ... */

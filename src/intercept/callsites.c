@@ -39,7 +39,10 @@ int callsite_get_buffer(void *o, void *v, int flags)
         const Py_buffer *holds = exporter ? pyver_wrapper_master_view(view->obj) : NULL;
         if (!exporter)
             exporter = view->obj;
-        if (!engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
+        /* a wrapped type's stub recorded it (asking the engine took its
+         * lock a third time per export/release pair) */
+        if (!slots_getbuffer_is_wrapped(Py_TYPE(exporter)) &&
+            !engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
                                   (uint64_t)(uintptr_t)exporter)) {
             /* a type no stub covers yet (readied after the last walk): record
              * this export here and patch the type for the next ones */

@@ -79,6 +79,9 @@ int slots_check_release(PyObject *obj, Py_buffer *view, uint64_t *contents_hash)
 /* Are the releases through TYPE's bf_releasebuffer seen at a stub (its own, or
  * for a PEP 688 class its wrapper's and its C base's)? */
 int slots_release_is_wrapped(PyTypeObject *type);
+/* Does TYPE's bf_getbuffer go through a stub of ours (which records what it
+ * exports)? */
+int slots_getbuffer_is_wrapped(PyTypeObject *type);
 
 /* Learns how to recognise consumers that write without asking for
  * PyBUF_WRITABLE (memoryview slice assignment). Needs the GIL; once, after

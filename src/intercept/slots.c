@@ -699,6 +699,12 @@ static void wrap_dealloc(PyObject *obj, type_ctx *ctx)
     ctx->dealloc(obj);
 }
 
+int slots_getbuffer_is_wrapped(PyTypeObject *t)
+{
+    getbufferproc get = t->tp_as_buffer ? t->tp_as_buffer->bf_getbuffer : NULL;
+    return get && tramp_is_ours((void *)get);
+}
+
 int slots_release_is_wrapped(PyTypeObject *t)
 {
     releasebufferproc rel = t->tp_as_buffer ? t->tp_as_buffer->bf_releasebuffer : NULL;

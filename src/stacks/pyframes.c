@@ -20,12 +20,9 @@ static inline uint64_t mul_fold(uint64_t a, uint64_t b)
     return (uint64_t)p ^ (uint64_t)(p >> 64);
 }
 
-int pyframes_capture(uint64_t *keys, int max, uint64_t *hash)
-{
-    return pyframes_capture_of(pyver_tstate_unchecked(), keys, max, hash);
-}
-
-int pyframes_capture_of(void *tstate, uint64_t *keys, int max, uint64_t *hash)
+/* inlined in both: the current thread's walk is on every event's path */
+static inline __attribute__((always_inline)) int frames_of(void *tstate, uint64_t *keys, int max,
+                                                           uint64_t *hash)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     int n = 0;
@@ -48,6 +45,16 @@ int pyframes_capture_of(void *tstate, uint64_t *keys, int max, uint64_t *hash)
         }
     *hash = h ^ (uint64_t)n;
     return n;
+}
+
+int pyframes_capture(uint64_t *keys, int max, uint64_t *hash)
+{
+    return frames_of(pyver_tstate_unchecked(), keys, max, hash);
+}
+
+int pyframes_capture_of(void *tstate, uint64_t *keys, int max, uint64_t *hash)
+{
+    return frames_of(tstate, keys, max, hash);
 }
 
 static char *utf8_or(PyObject *s, const char *fallback)

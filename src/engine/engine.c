@@ -116,13 +116,13 @@ void engine_free(bs_engine *e)
 {
     if (!e)
         return;
-    for (int k = 0; k < N_FREE_LISTS; k++)
+    for (int k = 0; k < N_THREAD_LISTS; k++)
         for (export_rec *x = e->live[k], *n; x; x = n) {
             n = x->next;
             mutation_free_record(x);
             free(x);
         }
-    for (int i = 0; i < N_FREE_LISTS; i++)
+    for (int i = 0; i < N_THREAD_LISTS; i++)
         for (export_rec *x = e->free_exports[i], *n; x; x = n) {
             n = x->next;
             free(x);
@@ -235,7 +235,7 @@ static void unlink_export(bs_engine *e, export_rec *x, int in_view_map)
     if (x->prev)
         x->prev->next = x->next;
     else
-        e->live[x->thread % N_FREE_LISTS] = x->next;
+        e->live[thread_list(x->thread)] = x->next;
     if (x->next)
         x->next->prev = x->prev;
     e->nlive--;
@@ -362,9 +362,22 @@ static void count_exporter(bs_engine *e, uint64_t obj, int delta)
 
 static void recycle_export(bs_engine *e, export_rec *x)
 {
-    export_rec **list = &e->free_exports[x->thread % N_FREE_LISTS];
+    export_rec **list = &e->free_exports[thread_list(x->thread)];
     x->next = *list;
     *list = x;
+}
+
+/* A zeroed record for an export by THREAD: a recycled one of its own, or
+ * a new one (NULL: out of memory). */
+static export_rec *take_export(bs_engine *e, uint32_t thread)
+{
+    export_rec **list = &e->free_exports[thread_list(thread)];
+    export_rec *x = *list;
+    if (!x)
+        return calloc(1, sizeof *x);
+    *list = x->next;
+    memset(x, 0, sizeof *x);
+    return x;
 }
 
 static void on_export(bs_engine *e, const bs_event *ev)
@@ -384,14 +397,9 @@ static void on_export(bs_engine *e, const bs_event *ev)
     }
     writable_on_export(e, ev, o);
     mutation_on_export(e, ev, o);
-    export_rec **list = &e->free_exports[ev->thread % N_FREE_LISTS];
-    export_rec *x = *list;
-    if (x) {
-        *list = x->next;
-        memset(x, 0, sizeof *x);
-    } else if (!(x = calloc(1, sizeof *x))) {
+    export_rec *x = take_export(e, ev->thread);
+    if (!x)
         return;
-    }
     x->view = ev->view;
     x->obj = ev->obj;
     x->type_name = ev->type_name;
@@ -417,7 +425,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
          * the view map. */
         old->in_view_map = 0;
     }
-    export_rec **live = &e->live[x->thread % N_FREE_LISTS];
+    export_rec **live = &e->live[thread_list(x->thread)];
     x->next = *live;
     if (*live)
         (*live)->prev = x;
@@ -474,9 +482,8 @@ export_rec *engine_find_copy(bs_engine *e, uint64_t obj, const bs_view_fields *r
 static export_rec *match_release(bs_engine *e, const bs_event *ev, int *in_view_map, int *pending)
 {
     *pending = 0;
-    export_rec *x = u64map_get(&e->by_view, ev->view);
+    export_rec *x = u64map_del(&e->by_view, ev->view);
     if (x && (!ev->obj || x->obj == ev->obj)) {
-        u64map_del(&e->by_view, ev->view);
         *in_view_map = 0;
         return x;
     }
@@ -484,10 +491,10 @@ static export_rec *match_release(bs_engine *e, const bs_event *ev, int *in_view_
         /* The Py_buffer holds another object's view now, filled where bufsan
          * does not look (on a static interpreter, getargs' "y*" of bytes):
          * X's was overwritten without a release, so X can no longer be
-         * released through it (it stays live: a leak), and this release is
-         * not X's (blosc's cbuffer_validate leaks a bytearray's view in a
-         * stack slot that compress() then fills with a bytes object's). */
-        u64map_del(&e->by_view, ev->view);
+         * released through it (it stays live: a leak, out of the view map),
+         * and this release is not X's (blosc's cbuffer_validate leaks a
+         * bytearray's view in a stack slot that compress() then fills with
+         * a bytes object's). */
         x->in_view_map = 0;
     }
     /* a consumer may release a copy of the view: only a unique match whose
@@ -793,8 +800,7 @@ static int held_by_frozen_thread(const bs_engine *e, const export_rec *x)
 {
     for (int i = 0; i < e->nfrozen; i++)
         if (e->frozen_threads[i] == x->thread) {
-            if (!e->frozen_stacks[i] || x->consumer == BS_CONSUMER_MEMORYVIEW || x->consumer == BS_CONSUMER_PICKLEBUFFER ||
-                x->consumer == BS_CONSUMER_VIEW_OBJECT ||
+            if (!e->frozen_stacks[i] || consumer_is_view_object(x->consumer) ||
                 same_python_frames(x->stack, e->frozen_stacks[i]))
                 return 2;
             return 1;
@@ -889,19 +895,19 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
         int reachable = engine_held_by_module(g[i].stack);
         if (reachable || g[i].daemon)
             f.max_severity = BS_SEV_WARNING;
-        char daemon[200];
-        snprintf(daemon, sizeof daemon,
-                 "never released by thread T%u, a daemon thread still running at exit: "
-                 "CPython never clears its frames, which may hold it (a warning, not an error)",
-                 g[i].thread);
+        char why[200] = "never released";
+        if (reachable)
+            snprintf(why, sizeof why, "acquired by an extension module's initialization and "
+                                      "still held at exit: kept in the module's state, like a "
+                                      "global (still reachable; a warning, not an error)");
+        else if (g[i].daemon)
+            snprintf(why, sizeof why,
+                     "never released by thread T%u, a daemon thread still running at exit: "
+                     "CPython never clears its frames, which may hold it (a warning, not an "
+                     "error)", g[i].thread);
         snprintf(f.message, sizeof f.message, "%llu export%s of %s (%lld bytes) %s",
                  (unsigned long long)g[i].count, g[i].count == 1 ? "" : "s",
-                 engine_string(e, g[i].type_name), (long long)g[i].bytes,
-                 reachable ? "acquired by an extension module's initialization and still held "
-                             "at exit: kept in the module's state, like a global (still "
-                             "reachable; a warning, not an error)"
-                 : g[i].daemon ? daemon
-                               : "never released");
+                 engine_string(e, g[i].type_name), (long long)g[i].bytes, why);
         f.has_exporter = 1;
         f.exporter_type = engine_string(e, g[i].type_name);
         f.exporter_addr = g[i].obj;
@@ -1018,7 +1024,7 @@ void engine_set_recorder(bs_engine *e, bs_event_recorder fn, void *ctx)
 void engine_for_each_live_export(bs_engine *e, void (*fn)(const bs_event *, void *), void *ctx)
 {
     /* oldest first, thread list by thread list */
-    for (int k = 0; k < N_FREE_LISTS; k++) {
+    for (int k = 0; k < N_THREAD_LISTS; k++) {
         export_rec *last = e->live[k];
         while (last && last->next)
             last = last->next;

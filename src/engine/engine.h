@@ -97,8 +97,9 @@ void engine_after_fork_child(bs_engine *e);
  * leaked-export. */
 void engine_thread_outlives_program(bs_engine *e, uint32_t thread, uint32_t stack);
 void engine_lock(bs_engine *e);
-/* Threads will contend for E (a free-threaded build): its lock spins a
- * while before it sleeps. Call before any other thread uses E. */
+/* Threads will contend for E (a free-threaded build): its lock is a ticket
+ * lock, handed over in arrival order (engine_lock). Call before any other
+ * thread uses E. */
 void engine_contended(bs_engine *e);
 void engine_unlock(bs_engine *e);
 

@@ -46,14 +46,19 @@ typedef struct export_rec {
     census_hold census; /* census.c, when a census is attached */
 } export_rec;
 
+/* Is the holder a view object (memoryview, PickleBuffer, a third-party view
+ * made in an exporter type's tp_new/tp_init), not a call? */
+static inline int consumer_is_view_object(uint32_t consumer)
+{
+    return consumer == BS_CONSUMER_MEMORYVIEW || consumer == BS_CONSUMER_PICKLEBUFFER ||
+           consumer == BS_CONSUMER_VIEW_OBJECT;
+}
+
 /* An answer that lets its holder write: a granted PyBUF_WRITABLE request, or
- * a view object's hold on writable memory (memoryview, PickleBuffer, a
- * third-party view), which writes without asking. */
+ * a view object's hold on writable memory, which writes without asking. */
 static inline int hold_may_write(int readonly, int32_t flags, uint32_t consumer)
 {
-    return !readonly && ((flags & 0x1 /* PyBUF_WRITABLE */) || consumer == BS_CONSUMER_MEMORYVIEW ||
-                         consumer == BS_CONSUMER_PICKLEBUFFER ||
-                         consumer == BS_CONSUMER_VIEW_OBJECT);
+    return !readonly && ((flags & 0x1 /* PyBUF_WRITABLE */) || consumer_is_view_object(consumer));
 }
 
 static inline int export_may_write(const export_rec *x)
@@ -129,7 +134,7 @@ typedef struct {
 } tombstone;
 
 #define N_TOMBSTONES 4096
-#define N_FREE_LISTS 8
+#define N_THREAD_LISTS 8
 #define N_OBJ_FILTER 4096
 
 #define BS_MAX_FROZEN_THREADS 256
@@ -142,10 +147,10 @@ struct bs_engine {
     char title_pool[BS_MAX_FINDING_STACKS][320]; /* finding_title */
     unsigned title_next;
     /* recycled records, no malloc per export: one list per thread (number
-     * mod N_FREE_LISTS), so that a record goes back to the thread that
+     * mod N_THREAD_LISTS), so that a record goes back to the thread that
      * acquired it (on a free-threaded build, one list handed each thread's
      * records to the other, their cache lines with them) */
-    export_rec *free_exports[N_FREE_LISTS];
+    export_rec *free_exports[N_THREAD_LISTS];
     bs_event_recorder recorder;
     void *recorder_ctx;
     const bs_options *opts;
@@ -157,11 +162,11 @@ struct bs_engine {
      * changed under the lock, read without it by engine_has_exporter, which
      * every deallocation of an exporter type asks */
     uint32_t obj_filter[N_OBJ_FILTER];
-    /* the live exports, one list per thread (number mod N_FREE_LISTS),
+    /* the live exports, one list per thread (number mod N_THREAD_LISTS),
      * newest first: a new export is linked before the last one of its own
      * thread, not another thread's (whose record a free-threaded build
      * had to fetch from the other core at every export) */
-    export_rec *live[N_FREE_LISTS];
+    export_rec *live[N_THREAD_LISTS];
     struct watch_rec *by_mem; /* interval index of the watched exports (rules_mutation.c) */
     size_t nlive;
     /* live exports granted PyBUF_WRITABLE: changed under the lock, read
@@ -192,11 +197,14 @@ struct bs_engine {
     bs_census *census; /* the exporter census, or NULL (engine_set_census) */
 };
 
+/* The per-thread lists (live, free_exports) of THREAD. */
+static inline unsigned thread_list(uint32_t thread) { return thread % N_THREAD_LISTS; }
+
 /* Every live export: for (x = live_first(e); x; x = live_next(e, x)),
  * thread list by thread list, newest first within each. */
 static inline export_rec *live_from(const bs_engine *e, unsigned k)
 {
-    for (; k < N_FREE_LISTS; k++)
+    for (; k < N_THREAD_LISTS; k++)
         if (e->live[k])
             return e->live[k];
     return NULL;
@@ -204,7 +212,7 @@ static inline export_rec *live_from(const bs_engine *e, unsigned k)
 static inline export_rec *live_first(const bs_engine *e) { return live_from(e, 0); }
 static inline export_rec *live_next(const bs_engine *e, const export_rec *x)
 {
-    return x->next ? x->next : live_from(e, x->thread % N_FREE_LISTS + 1);
+    return x->next ? x->next : live_from(e, thread_list(x->thread) + 1);
 }
 
 /* Sends F to the sink at the severity the options give its check. */

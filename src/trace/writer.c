@@ -790,7 +790,7 @@ void trace_test(const char *name)
     }
     free(W.test);
     W.test = name && *name ? strdup(name) : NULL;
-    if (W.enabled && !W.pending_open && !W.failed) {
+    if (!W.pending_open && !W.failed) {
         pay p = {0};
         p_str(&p, W.test);
         put_pay(TR_TEST, &p);

@@ -282,6 +282,7 @@ static void install(void)
     }
     int types = walk_types(1);
     int got = callsites_patch_loaded_objects();
+    holders_install();
     slots_probe_consumers();
     bs_log("installed: %d exporter types patched, %d GOT entries", types, got);
     bs_core_state.active = 1;
@@ -357,12 +358,14 @@ static int core_exit_status(int status)
     bs_log("stats: bf_getbuffer ok %llu, exports recorded %llu, untracked (no release slot, "
            "consumer inside the interpreter) %llu; bf_releasebuffer %llu; call sites: "
            "PyObject_GetBuffer %llu, PyBuffer_Release %llu (%llu of exporters without a "
-           "release slot); deallocations of exporters with exports %llu; stacks %u",
+           "release slot); by view objects %llu; deallocations of exporters with exports %llu; "
+           "stacks %u",
            (unsigned long long)bs_stat.getbuffer_ok, (unsigned long long)bs_stat.exports_recorded,
            (unsigned long long)bs_stat.exports_untracked,
            (unsigned long long)bs_stat.slot_releases, (unsigned long long)bs_stat.callsite_gets,
            (unsigned long long)bs_stat.callsite_releases,
            (unsigned long long)bs_stat.callsite_release_events,
+           (unsigned long long)bs_stat.holder_releases,
            (unsigned long long)bs_stat.deallocs_with_state, depot_size());
     bs_log("stats: native stacks unwound %llu, taken from the stack cache %llu",
            (unsigned long long)bs_stat.unwinds, (unsigned long long)bs_stat.stack_cache_hits);

@@ -1,4 +1,7 @@
 /* See state.h. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_getattr_np */
+#endif
 #include "state.h"
 
 #include <pthread.h>
@@ -39,6 +42,26 @@ static void note_thread(int tid)
     if (nthreads < capthreads)
         thread_table[nthreads++] = (thread_entry){(unsigned long)pthread_self(), tid};
     pthread_mutex_unlock(&thread_table_lock);
+}
+
+int bs_on_own_stack(const void *p)
+{
+    bs_tls *t = bs_thread();
+    if (__builtin_expect(!t->stack_hi, 0)) {
+        pthread_attr_t a;
+        void *lo;
+        size_t size;
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            if (pthread_attr_getstack(&a, &lo, &size) == 0) {
+                t->stack_lo = (uintptr_t)lo;
+                t->stack_hi = (uintptr_t)lo + size;
+            }
+            pthread_attr_destroy(&a);
+        }
+        if (!t->stack_hi)
+            t->stack_lo = t->stack_hi = 1; /* unknown: nothing is on it */
+    }
+    return (uintptr_t)p >= t->stack_lo && (uintptr_t)p < t->stack_hi;
 }
 
 void bs_thread_start(bs_tls *t)

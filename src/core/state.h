@@ -54,6 +54,7 @@ typedef struct {
     uint64_t callsite_gets;     /* PyObject_GetBuffer calls through call sites */
     uint64_t callsite_releases; /* PyBuffer_Release calls through call sites */
     uint64_t callsite_release_events; /* of those, releases of slotless exporters */
+    uint64_t holder_releases;   /* releases by memoryviews and PickleBuffers (holders.c) */
     uint64_t deallocs_with_state;
     uint64_t unwinds;           /* native stacks unwound (libunwind) */
     uint64_t stack_cache_hits;  /* stacks from the per-thread cache */
@@ -101,6 +102,9 @@ typedef struct {
      * filling / releasing: the memoryview inside it is the class's means,
      * its export and release are the class's own (slots.c) */
     void *class_view, *class_release_view;
+    /* this thread's stack, [stack_lo, stack_hi); stack_hi 0 until read
+     * (bs_on_own_stack) */
+    uintptr_t stack_lo, stack_hi;
 } bs_tls;
 
 /* This thread's flags (read at every buffer event: inline, and the core is
@@ -123,6 +127,10 @@ static inline bs_tls *bs_thread(void)
         bs_thread_start(t);
     return t;
 }
+
+/* Is P on the calling thread's stack? (its bounds are read once per
+ * thread; not from a signal handler) */
+int bs_on_own_stack(const void *p);
 
 /* A line to stderr when verbosity > 0. */
 void bs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

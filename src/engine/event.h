@@ -66,6 +66,7 @@ typedef enum {
 typedef enum {
     BS_SRC_SLOT = 0,     /* the exporter type's bf_releasebuffer (sees every release) */
     BS_SRC_CALLSITE = 1, /* a PyBuffer_Release call from an extension or interposed */
+    BS_SRC_HOLDER = 2,   /* a memoryview or PickleBuffer released the view it holds */
 } bs_source;
 
 /* The fields of a Py_buffer as the exporter filled them (or as released). */

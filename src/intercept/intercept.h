@@ -83,6 +83,13 @@ int slots_release_is_wrapped(PyTypeObject *type);
  * exports)? */
 int slots_getbuffer_is_wrapped(PyTypeObject *type);
 
+/* On an interpreter whose PyBuffer_Release is not interposed: wraps the
+ * release paths of memoryview's managed buffer and of PickleBuffer, so that
+ * exports they hold are tracked whatever the exporter (holders.c). Needs
+ * the GIL; after the first walk. Returns whether installed. */
+int holders_install(void);
+extern int holders_active;
+
 /* Learns how to recognise consumers that write without asking for
  * PyBUF_WRITABLE (memoryview slice assignment). Needs the GIL; once, after
  * the first walk. */

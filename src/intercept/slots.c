@@ -231,6 +231,11 @@ static uint32_t consumer_of(Py_buffer *view, int flags, void *pc)
         return BS_CONSUMER_OTHER;
     if (pc && pc == copy_source_pc)
         return BS_CONSUMER_COPY_SOURCE;
+    /* both objects are on the heap; what lies before a Py_buffer on the
+     * stack is some frame's old data (a PickleBuffer's type pointer, seen
+     * under bytearray(b"...") called by PickleBuffer(...)) */
+    if (bs_on_own_stack(view))
+        return BS_CONSUMER_OTHER;
     _PyManagedBufferObject *mb =
         (_PyManagedBufferObject *)(void *)((char *)view - offsetof(_PyManagedBufferObject, master));
     if (type_before(mb, view) == pyver.managed_buffer_type && pyver.managed_buffer_type && mb->flags == 0 && mb->exports == 0)
@@ -241,6 +246,13 @@ static uint32_t consumer_of(Py_buffer *view, int flags, void *pc)
     if (type_before(pb, view) == &PyPickleBuffer_Type)
         return BS_CONSUMER_PICKLEBUFFER;
     return BS_CONSUMER_OTHER;
+}
+
+/* Does a memoryview's managed buffer or a PickleBuffer being made hold VIEW? */
+static int held_by_view_object(Py_buffer *view, int flags, void *pc)
+{
+    uint32_t c = consumer_of(view, flags, pc);
+    return c == BS_CONSUMER_MEMORYVIEW || c == BS_CONSUMER_PICKLEBUFFER;
 }
 
 /* View objects: the tp_new and tp_init functions of extensions' exporter
@@ -574,10 +586,12 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
                engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
                                     (uint64_t)(uintptr_t)exporter)) {
         return rc; /* a forwarding exporter: the inner slot recorded it */
-    } else if (!has_release_slot(Py_TYPE(exporter)) && tls->consumer_view != view) {
-        /* Without a release slot the release is only visible at call sites:
-         * track the export only when the consumer is one (else it could
-         * never match). */
+    } else if (!has_release_slot(Py_TYPE(exporter)) && tls->consumer_view != view &&
+               !(holders_active && held_by_view_object(view, flags, pc))) {
+        /* Without a release slot the release is only visible at call sites
+         * and, on a static interpreter, at a view object's release paths
+         * (holders.c): track the export only when the consumer is one of
+         * those (else it could never match). */
         BS_COUNT(exports_untracked);
         return rc;
     }

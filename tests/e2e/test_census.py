@@ -5,9 +5,9 @@
 NAME names the interpreter in messages.
 
 The census must hold exactly the expected rows, per interpreter kind: on a
-static interpreter (Debian's) only extensions' exports of bytes are tracked,
-on a shared libpython (pyenv's) the interpreter's own too (memoryview(b),
-os.write(b), bytearray(b)). The program's types are those with a row at one
+static interpreter (Debian's) extensions' and memoryviews' exports of bytes
+are tracked, on a shared libpython (pyenv's) the interpreter's short-lived
+ones too (os.write(b), bytearray(b)). The program's types are those with a row at one
 of its lines (its imports' lines left out: what importing does is the
 interpreter's); for each, the set of its sub-rows at the program's lines is
 exactly the expected one, and its type row is the expected one plus the
@@ -96,10 +96,14 @@ def expected(kind, with_numpy):
         LONG: row(1, 1, 1, 0, 0, "rw", "no (rw)", 0),
         NESTED: row(1, 1, 1, 0, 0, "ro", "yes", 0),
     }
+    # the interpreter's own consumers of the program's bytes: a memoryview
+    # everywhere (on a static interpreter, seen at its release paths)
+    one = row(1, 1, 1, 0, 0, "ro", "yes", 0)
+    sites[("bytes", site("view = memoryview(data)"))] = one
+    types["bytes"] = row(3, 2, 3, 0, 0, "ro", "yes", 1)
     if kind == "shared":
-        # the interpreter's own consumers of the program's bytes
-        one = row(1, 1, 1, 0, 0, "ro", "yes", 0)
-        for text in ('buf = bytearray(b"census bytearray")', "view = memoryview(data)",
+        # and the short-lived ones, seen where PyBuffer_Release interposes
+        for text in ('buf = bytearray(b"census bytearray")',
                      'mut.hold(CensusExporterWithALongTypeName(b"long"))',
                      'os.write(1, b"census known done\\n")'):
             sites[("bytes", site(text))] = one

@@ -18,6 +18,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <string.h>
 #include <time.h>
@@ -174,6 +175,104 @@ static PyTypeObject MutantType = {
     .tp_doc = "exporter misbehaving as its mode says",
     .tp_getset = mutant_getset,
     .tp_new = mutant_new,
+};
+
+/* Store(size): an exporter without a release slot, like many hand-written
+ * C types: it counts no exports, so nothing stops it from moving or
+ * protecting its memory while someone holds it. resize(n) moves the memory
+ * (the old block stays allocated until dealloc: the bug does not crash);
+ * `readonly` is the answer its next exports give. */
+typedef struct {
+    PyObject_HEAD
+    char *data;
+    Py_ssize_t size;
+    Py_ssize_t itemsize;
+    int readonly;
+    char *old[MAX_OLD];
+    int nold;
+} StoreObject;
+
+static PyObject *
+store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"size", NULL};
+    Py_ssize_t size;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n", kwlist, &size))
+        return NULL;
+    if (size < 1) {
+        PyErr_Format(PyExc_ValueError, "bad size %zd", size);
+        return NULL;
+    }
+    StoreObject *self = (StoreObject *)type->tp_alloc(type, 0);
+    if (!self)
+        return NULL;
+    self->data = PyMem_Calloc((size_t)size, 1);
+    if (!self->data) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->size = size;
+    self->itemsize = 1;
+    return (PyObject *)self;
+}
+
+static void
+store_dealloc(StoreObject *self)
+{
+    PyMem_Free(self->data);
+    for (int i = 0; i < self->nold; i++)
+        PyMem_Free(self->old[i]);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+store_getbuffer(StoreObject *self, Py_buffer *view, int flags)
+{
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->size, self->readonly, flags);
+}
+
+static PyObject *
+store_resize(StoreObject *self, PyObject *arg)
+{
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n < 1 || self->nold == MAX_OLD) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "bad size or too many moves");
+        return NULL;
+    }
+    char *moved = PyMem_Calloc((size_t)n, 1);
+    if (!moved)
+        return PyErr_NoMemory();
+    memcpy(moved, self->data, (size_t)(n < self->size ? n : self->size));
+    self->old[self->nold++] = self->data;
+    self->data = moved;
+    self->size = n;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef store_methods[] = {
+    {"resize", (PyCFunction)store_resize, METH_O, "moves the memory to a block of the new size"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef store_members[] = {
+    {"readonly", T_INT, offsetof(StoreObject, readonly), 0, "what the next exports answer"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyBufferProcs store_as_buffer = {(getbufferproc)store_getbuffer, NULL};
+
+static PyTypeObject StoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_bufsan_mutators.Store",
+    .tp_basicsize = sizeof(StoreObject),
+    .tp_dealloc = (destructor)store_dealloc,
+    .tp_as_buffer = &store_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "an exporter without a release slot",
+    .tp_methods = store_methods,
+    .tp_members = store_members,
+    .tp_new = store_new,
 };
 
 /* ------------------------------------------------------------------ */
@@ -631,7 +730,7 @@ PyMODINIT_FUNC
 PyInit__bufsan_mutators(void)
 {
     if (PyType_Ready(&MutantType) < 0 || PyType_Ready(&HolderType) < 0 ||
-        PyType_Ready(&ViewType) < 0)
+        PyType_Ready(&ViewType) < 0 || PyType_Ready(&StoreType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&mut_module);
     if (!m)
@@ -641,7 +740,8 @@ PyInit__bufsan_mutators(void)
     PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
 #endif
     if (PyModule_AddObjectRef(m, "Mutant", (PyObject *)&MutantType) < 0 ||
-        PyModule_AddObjectRef(m, "View", (PyObject *)&ViewType) < 0) {
+        PyModule_AddObjectRef(m, "View", (PyObject *)&ViewType) < 0 ||
+        PyModule_AddObjectRef(m, "Store", (PyObject *)&StoreType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -18,8 +18,8 @@ reader = mut.hold(buf)
 buf[0] ^= 0xFF  # mutated while the reader holds it
 reader.release()
 
-# memoryview holders: of the bytes (counted where PyBuffer_Release interposes,
-# a shared libpython), of the bytearray (it has a release slot: everywhere)
+# memoryview holders: of the bytes (no release slot: seen at the memoryview's
+# release paths), of the bytearray (it has a release slot)
 view = memoryview(data)
 view.release()
 wview = memoryview(buf)  # may write: a memoryview's hold on writable memory

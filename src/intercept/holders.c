@@ -31,6 +31,13 @@
 #include "../stacks/capture.h"
 
 int holders_active;
+/* Exports recorded because a view object holds them, not yet seen
+ * released: while 0 (memoryviews of bytearrays, arrays...: types with a
+ * release slot, seen there) the wrappers only forward. Counts up only where
+ * an export is recorded for a view object (slots.c), down where this file
+ * sends its release: it may stay above the truth (an export dropped with
+ * its interpreter's lifetime), never below. */
+unsigned long holders_live;
 
 static destructor mv_dealloc, mb_dealloc, pb_dealloc;
 static inquiry mv_clear, mb_clear, pb_clear;
@@ -48,8 +55,10 @@ static int begin(pending *p, Py_buffer *view)
 {
     p->obj = NULL;
     PyObject *o = view->obj;
+    if (!holders_live || !o)
+        return 0;
     bs_tls *tls = bs_thread();
-    if (!o || !bs_core_state.active || tls->guard || slots_release_is_wrapped(Py_TYPE(o)) ||
+    if (!bs_core_state.active || tls->guard || slots_release_is_wrapped(Py_TYPE(o)) ||
         !engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
                               (uint64_t)(uintptr_t)o))
         return 0;
@@ -86,6 +95,8 @@ static void end(pending *p, int released)
         tls->guard++;
         engine_process(bs_core_state.engine, &p->ev);
         tls->guard--;
+        if (holders_live)
+            holders_live--;
     }
     Py_DECREF(p->obj);
 }
@@ -119,7 +130,7 @@ static void mv_begin(mv_call *c, PyObject *self, int check_exports)
     PyMemoryViewObject *mv = (PyMemoryViewObject *)self;
     c->p.obj = NULL;
     c->mb = NULL;
-    if (!mv_releases_mbuf(mv, check_exports) || !begin(&c->p, &mv->mbuf->master))
+    if (!holders_live || !mv_releases_mbuf(mv, check_exports) || !begin(&c->p, &mv->mbuf->master))
         return;
     c->mb = mv->mbuf;
     Py_INCREF(c->mb);

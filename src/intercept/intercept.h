@@ -89,6 +89,7 @@ int slots_getbuffer_is_wrapped(PyTypeObject *type);
  * the GIL; after the first walk. Returns whether installed. */
 int holders_install(void);
 extern int holders_active;
+extern unsigned long holders_live;
 
 /* Learns how to recognise consumers that write without asking for
  * PyBUF_WRITABLE (memoryview slice assignment). Needs the GIL; once, after

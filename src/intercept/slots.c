@@ -586,14 +586,16 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
                engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
                                     (uint64_t)(uintptr_t)exporter)) {
         return rc; /* a forwarding exporter: the inner slot recorded it */
-    } else if (!has_release_slot(Py_TYPE(exporter)) && tls->consumer_view != view &&
-               !(holders_active && held_by_view_object(view, flags, pc))) {
+    } else if (!has_release_slot(Py_TYPE(exporter)) && tls->consumer_view != view) {
         /* Without a release slot the release is only visible at call sites
          * and, on a static interpreter, at a view object's release paths
          * (holders.c): track the export only when the consumer is one of
          * those (else it could never match). */
-        BS_COUNT(exports_untracked);
-        return rc;
+        if (!holders_active || !held_by_view_object(view, flags, pc)) {
+            BS_COUNT(exports_untracked);
+            return rc;
+        }
+        holders_live++;
     }
     /* A memoryview's export keeps the memoryview, so its managed buffer's
      * export, alive: if both leak, the inner one is the outer one's

@@ -126,14 +126,16 @@ class FindingsError(AssertionError):
 
 
 def first_frame(finding):
-    """'file:line in function' of the first frame of the finding's first
-    stack outside the interpreter and the test runner (what SUMMARY names)."""
+    """'file:line in function' of the first stack's first Python frame
+    outside the test runner (the program's call; an extension's frames come
+    before it, see native_frame), else of its first frame."""
     for st in finding.get("stacks", []):
-        for fr in st.get("frames", []):
-            if fr.get("kind") == "python":
-                if _runner_frame(fr) or fr.get("file", "").startswith("<frozen "):
-                    continue
+        frames = st.get("frames", [])
+        for fr in frames:
+            if fr.get("kind") == "python" and not _runner_frame(fr) and \
+                    not fr.get("file", "").startswith("<frozen "):
                 return "%s:%s in %s" % (fr["file"], fr["line"], fr["function"])
+        for fr in frames[:1]:
             return "%s:%s in %s" % (fr.get("file") or fr.get("module"), fr.get("line", "?"),
                                     fr.get("function") or "??")
     return "<unknown location>"

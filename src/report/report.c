@@ -188,27 +188,80 @@ static int frozen(const char *file)
     return !strncmp(file, "<frozen ", 8);
 }
 
-static void summary_location(const shown_stack *s, strbuf *b)
+/* Modules that only carry a Python program's call into the C-API
+ * (ctypes, libffi, cffi's backend): the program's line is the call's site,
+ * not theirs. */
+static int glue_module(const char *module)
+{
+    const char *slash = module ? strrchr(module, '/') : NULL;
+    const char *base = slash ? slash + 1 : module ? module : "";
+    return !strncmp(base, "_ctypes.", 8) || !strncmp(base, "libffi.so", 9) ||
+           !strncmp(base, "_cffi_backend.", 14);
+}
+
+/* A native frame with the extension's own source line: not one of
+ * CPython's header functions inlined into it (Py_DECREF's object.h), nor
+ * a call carried by ctypes or cffi. */
+static int own_source_line(const bs_native_frame *f)
+{
+    return f->file && !strstr(f->file, "/include/python3") && !is_hidden(f->module) &&
+           !glue_module(f->module);
+}
+
+/* The frame a SUMMARY line names (an index into the frames in the order
+ * reports show them: native, then Python), or -1: the innermost frame
+ * outside the interpreter. Under Python frames the native ones are an
+ * extension's innermost run (capture.c keeps only that: the consumer that
+ * made the call), named when its source line is known; else the
+ * innermost Python frame of the program (not a frozen module's). */
+static int location_index(const shown_stack *s)
+{
+    int nn = s->nnative;
+    if (s->st.npy) {
+        for (int i = 0; i < nn; i++)
+            if (own_source_line(&s->native[i]))
+                return i;
+        for (uint32_t i = 0; i < s->st.npy; i++)
+            if (!frozen(s->st.py[i]->file))
+                return nn + (int)i;
+    }
+    for (int i = 0; i < nn; i++)
+        if (!is_hidden(s->native[i].module))
+            return i;
+    return s->st.npy ? nn : -1;
+}
+
+/* A census site: where the program acquires, its innermost Python frame
+ * (not a frozen module's) when it has one, else as location_index. */
+static int site_index(const shown_stack *s)
 {
     for (uint32_t i = 0; i < s->st.npy; i++)
-        if (!frozen(s->st.py[i]->file)) {
-            sb_printf(b, "%s:%d in %s", s->st.py[i]->file, s->st.py[i]->line, s->st.py[i]->function);
-            return;
-        }
-    for (int i = 0; i < s->nnative; i++)
-        if (!is_hidden(s->native[i].module)) {
-            const bs_native_frame *f = &s->native[i];
-            if (f->file)
-                sb_printf(b, "%s:%d in %s", f->file, f->line, f->function ? f->function : "??");
-            else
-                sb_printf(b, "(%s+0x%llx) in %s", f->module, (unsigned long long)f->offset,
-                          f->function ? f->function : "??");
-            return;
-        }
-    if (s->st.npy)
-        sb_printf(b, "%s:%d in %s", s->st.py[0]->file, s->st.py[0]->line, s->st.py[0]->function);
-    else
+        if (!frozen(s->st.py[i]->file))
+            return s->nnative + (int)i;
+    return location_index(s);
+}
+
+/* Frame K of S (location_index's numbering) as `file:line in function`. */
+static void frame_location(const shown_stack *s, int k, strbuf *b)
+{
+    if (k < 0) {
         sb_puts(b, "<unknown location>");
+    } else if (k >= s->nnative) {
+        const bs_py_frame *p = s->st.py[k - s->nnative];
+        sb_printf(b, "%s:%d in %s", p->file, p->line, p->function);
+    } else {
+        const bs_native_frame *f = &s->native[k];
+        if (f->file)
+            sb_printf(b, "%s:%d in %s", f->file, f->line, f->function ? f->function : "??");
+        else
+            sb_printf(b, "(%s+0x%llx) in %s", f->module, (unsigned long long)f->offset,
+                      f->function ? f->function : "??");
+    }
+}
+
+static void summary_location(const shown_stack *s, strbuf *b)
+{
+    frame_location(s, location_index(s), b);
 }
 
 /* A finding's stacks as plain frames (resolved.h), with the location that
@@ -219,27 +272,13 @@ typedef struct {
     bs_rstack stacks[BS_MAX_FINDING_STACKS];
 } resolved_storage;
 
-static int location_index(const shown_stack *s)
-{
-    for (uint32_t i = 0; i < s->st.npy; i++)
-        if (!frozen(s->st.py[i]->file))
-            return (int)i;
-    for (int i = 0; i < s->nnative; i++)
-        if (!is_hidden(s->native[i].module))
-            return (int)s->st.npy + i;
-    return s->st.npy ? 0 : -1;
-}
-
 static void resolve(const bs_finding *f, resolved_storage *rs, bs_rfinding *out)
 {
     for (int i = 0; i < f->nstacks; i++) {
         shown_stack *s = &rs->shown[i];
         collect(f->stacks[i].stack, s);
+        /* innermost first: the extension's frames, then the Python ones */
         int k = 0;
-        for (uint32_t j = 0; j < s->st.npy; j++, k++)
-            rs->frames[i][k] = (bs_rframe){.python = 1, .file = s->st.py[j]->file,
-                                           .line = s->st.py[j]->line,
-                                           .function = s->st.py[j]->function};
         for (int j = 0; j < s->nnative; j++, k++)
             rs->frames[i][k] = (bs_rframe){.python = 0, .file = s->native[j].file,
                                            .line = s->native[j].line,
@@ -247,6 +286,10 @@ static void resolve(const bs_finding *f, resolved_storage *rs, bs_rfinding *out)
                                            .module = s->native[j].module,
                                            .pc = s->st.pcs[s->shown_native[j]],
                                            .offset = s->native[j].offset};
+        for (uint32_t j = 0; j < s->st.npy; j++, k++)
+            rs->frames[i][k] = (bs_rframe){.python = 1, .file = s->st.py[j]->file,
+                                           .line = s->st.py[j]->line,
+                                           .function = s->st.py[j]->function};
         rs->stacks[i] = (bs_rstack){f->stacks[i].role, f->stacks[i].title, f->stacks[i].thread,
                                     k, rs->frames[i], location_index(s)};
     }
@@ -284,6 +327,16 @@ static void text_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack 
 {
     sb_printf(b, "  %s\n", fs->title);
     int k = 0;
+    /* innermost first: the extension's frames, then the Python ones */
+    for (int i = 0; i < s->nnative; i++) {
+        const bs_native_frame *f = &s->native[i];
+        sb_printf(b, "    #%d 0x%llx in %s (%s+0x%llx)", k++,
+                  (unsigned long long)s->st.pcs[s->shown_native[i]],
+                  f->function ? f->function : "??", f->module, (unsigned long long)f->offset);
+        if (f->file)
+            sb_printf(b, " %s:%d", f->file, f->line);
+        sb_puts(b, "\n");
+    }
     for (uint32_t i = 0; i < s->st.npy; i++) {
         uint32_t run = 0;
         if (opts->fold_frames)
@@ -312,15 +365,6 @@ static void text_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack 
         sb_printf(b, "    #%d %s:%d in %s\n", k++, s->st.py[i]->file, s->st.py[i]->line,
                   s->st.py[i]->function);
     }
-    for (int i = 0; i < s->nnative; i++) {
-        const bs_native_frame *f = &s->native[i];
-        sb_printf(b, "    #%d 0x%llx in %s (%s+0x%llx)", k++,
-                  (unsigned long long)s->st.pcs[s->shown_native[i]],
-                  f->function ? f->function : "??", f->module, (unsigned long long)f->offset);
-        if (f->file)
-            sb_printf(b, " %s:%d", f->file, f->line);
-        sb_puts(b, "\n");
-    }
     if (k == 0)
         sb_puts(b, "    <no stack>\n");
 }
@@ -331,20 +375,7 @@ static void json_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack 
     sb_json_str(b, fs->role);
     sb_printf(b, ", \"thread\": %u, \"frames\": [", fs->thread);
     int k = 0;
-    for (uint32_t i = 0; i < s->st.npy; i++, k++) {
-        sb_puts(b, k ? ", " : "");
-        sb_puts(b, "{\"kind\": \"python\", \"file\": ");
-        sb_json_str(b, s->st.py[i]->file);
-        sb_printf(b, ", \"line\": %d, \"function\": ", s->st.py[i]->line);
-        sb_json_str(b, s->st.py[i]->function);
-        const char *runner = runner_group(s->st.py[i]->file);
-        if (runner) {
-            /* what text reports fold (fold_frames) */
-            sb_puts(b, ", \"runner\": ");
-            sb_json_str(b, runner);
-        }
-        sb_puts(b, "}");
-    }
+    /* innermost first: the extension's frames, then the Python ones */
     for (int i = 0; i < s->nnative; i++, k++) {
         const bs_native_frame *f = &s->native[i];
         sb_puts(b, k ? ", " : "");
@@ -360,6 +391,20 @@ static void json_stack(strbuf *b, const bs_finding_stack *fs, const shown_stack 
             sb_puts(b, ", \"file\": ");
             sb_json_str(b, f->file);
             sb_printf(b, ", \"line\": %d", f->line);
+        }
+        sb_puts(b, "}");
+    }
+    for (uint32_t i = 0; i < s->st.npy; i++, k++) {
+        sb_puts(b, k ? ", " : "");
+        sb_puts(b, "{\"kind\": \"python\", \"file\": ");
+        sb_json_str(b, s->st.py[i]->file);
+        sb_printf(b, ", \"line\": %d, \"function\": ", s->st.py[i]->line);
+        sb_json_str(b, s->st.py[i]->function);
+        const char *runner = runner_group(s->st.py[i]->file);
+        if (runner) {
+            /* what text reports fold (fold_frames) */
+            sb_puts(b, ", \"runner\": ");
+            sb_json_str(b, runner);
         }
         sb_puts(b, "}");
     }
@@ -955,7 +1000,7 @@ void report_stack_location(uint32_t stack, strbuf *b)
     static shown_stack s;
     pthread_mutex_lock(&lock);
     collect(stack, &s);
-    summary_location(&s, b);
+    frame_location(&s, site_index(&s), b);
     pthread_mutex_unlock(&lock);
 }
 

@@ -68,9 +68,10 @@ void report_set_pid(int pid);
  * died). Written like a finding, headed "held at end of trace", not counted. */
 void report_held(const bs_finding *f);
 
-/* For reports other than findings (the census): where STACK is (the
- * innermost frame outside the interpreter, as on a SUMMARY line), and the
- * stack itself as text (titled TITLE) or as a JSON object with ROLE. */
+/* For reports other than findings (the census): where STACK is (its
+ * innermost Python frame of the program: the consumer site; a SUMMARY line
+ * names an extension's frame first), and the stack itself as text (titled
+ * TITLE) or as a JSON object with ROLE. */
 void report_stack_location(uint32_t stack, strbuf *b);
 void report_stack_text(strbuf *b, const char *title, uint32_t thread, uint32_t stack);
 void report_stack_json(strbuf *b, const char *role, uint32_t thread, uint32_t stack);

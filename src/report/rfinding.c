@@ -58,11 +58,16 @@ void rfinding_fingerprint(const bs_rfinding *r, char *out)
     for (int i = 0; i < r->nstacks; i++) {
         const bs_rstack *s = &r->stacks[i];
         fnv(&h, s->role);
-        for (int k = 0; k < s->nframes; k++) {
-            const bs_rframe *f = &s->frames[k];
-            fnv(&h, f->python ? base_name(f->file) : base_name(f->module));
-            fnv(&h, f->function ? f->function : "");
-        }
+        /* Python frames, then native ones, whatever order reports show them
+         * in: fingerprints made before native frames came first still hold */
+        for (int python = 1; python >= 0; python--)
+            for (int k = 0; k < s->nframes; k++) {
+                const bs_rframe *f = &s->frames[k];
+                if (f->python != python)
+                    continue;
+                fnv(&h, f->python ? base_name(f->file) : base_name(f->module));
+                fnv(&h, f->function ? f->function : "");
+            }
     }
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }

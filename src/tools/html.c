@@ -171,8 +171,7 @@ static int stack_text(html_doc *d, uint32_t id)
         return -1;
     strbuf b = {0};
     int k = 0;
-    for (uint32_t i = 0; i < st.npy && k < 64; i++, k++)
-        sb_printf(&b, "#%d %s:%d in %s\n", k, st.py[i]->file, st.py[i]->line, st.py[i]->function);
+    /* innermost first, as the reports: the extension's frames, then Python */
     for (uint32_t i = 0; i < st.nnative && k < 64; i++, k++) {
         bs_native_frame f;
         if (symbolize_pc(st.pcs[i], &f) < 0) {
@@ -185,6 +184,8 @@ static int stack_text(html_doc *d, uint32_t id)
             sb_printf(&b, " %s:%d", f.file, f.line);
         sb_puts(&b, "\n");
     }
+    for (uint32_t i = 0; i < st.npy && k < 64; i++, k++)
+        sb_printf(&b, "#%d %s:%d in %s\n", k, st.py[i]->file, st.py[i]->line, st.py[i]->function);
     GROW(d->texts, d->ntexts, d->captexts);
     d->texts[d->ntexts] = b.data ? b.data : strdup("<no frames>");
     u64map_put(&d->text_of, id, (void *)(uintptr_t)(d->ntexts + 1));

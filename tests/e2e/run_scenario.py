@@ -105,6 +105,9 @@ class Bug:
         self.attrs = attrs
         roles = attrs.get("roles")
         self.roles = roles.split(",") if roles else [MAIN_ROLE.get(check, "acquire")]
+        # the SUMMARY location the JSON run's finding implies (an extension's
+        # frame), None: the BUG line
+        self.summary = None
 
     def __repr__(self):
         return "%s at line %d in %s" % (self.check, self.line, self.function)
@@ -342,17 +345,19 @@ def validate_finding(fails, f, where):
             return False
         fails.check(s.get("role") in KNOWN_ROLES, "%s: unknown stack role %r" % (where, s.get("role")))
         fails.check(isinstance(s.get("thread"), int), "%s: stack thread %r" % (where, s.get("thread")))
-        seen_native = False
+        seen_python = False
         for fr in s["frames"]:
             kind = fr.get("kind")
             if kind == "python":
-                fails.check(not seen_native, "%s: python frame after a native frame in %s stack"
-                            % (where, s.get("role")))
+                seen_python = True
                 fails.check(isinstance(fr.get("file"), str) and isinstance(fr.get("line"), int)
                             and isinstance(fr.get("function"), str),
                             "%s: malformed python frame %r" % (where, fr))
             elif kind == "native":
-                seen_native = True
+                # innermost first: an extension's frames come before the
+                # Python frames that called it (SPEC: frames innermost first)
+                fails.check(not seen_python, "%s: native frame after a Python frame in %s stack"
+                            % (where, s.get("role")))
                 fails.check(isinstance(fr.get("pc"), str) and HEX.match(fr.get("pc", ""))
                             and isinstance(fr.get("offset"), str) and HEX.match(fr.get("offset", ""))
                             and isinstance(fr.get("module"), str)
@@ -549,6 +554,15 @@ def check_bug_finding(fails, f, bug, file, interp_modules, ext_symbols, env, thr
                         "%s: %s stack has a native frame inside the interpreter: %r"
                         % (what, s.get("role"), fr))
     main = main_stack(f, bug)
+    # what the text SUMMARY line names (from the first stack): the
+    # extension's innermost frame with its own source line (not a CPython
+    # header's inline function), else the BUG line's Python frame
+    bug.summary = None
+    for fr in native_frames(f["stacks"][0]) if f["stacks"] and python_frames(f["stacks"][0]) else []:
+        glue = re.match(r"(_ctypes\.|libffi\.so|_cffi_backend\.)", os.path.basename(fr.get("module") or ""))
+        if fr.get("file") and "/include/python3" not in fr["file"] and not glue:
+            bug.summary = "%s:%d in %s" % (fr["file"], fr["line"], fr.get("function") or "??")
+            break
     if "native" in a and main is not None:
         names = [fr.get("function") for fr in native_frames(main)]
         hits = [fr for fr in native_frames(main) if fr.get("function") == a["native"]]
@@ -618,12 +632,14 @@ def check_text(fails, result, expect_per_pid, file):
                 summary = r"SUMMARY: bufsan: %s \S+:\d+ in %s" % (re.escape(b.check), re.escape(a["slot"]))
                 fails.check(re.search("^" + summary + "$", err, re.M), "text: no line matching %r" % summary)
             else:
-                summary = "SUMMARY: bufsan: %s %s:%d in %s" % (b.check, file, b.line, b.function)
+                where = getattr(b, "summary", None) or "%s:%d in %s" % (file, b.line, b.function)
+                summary = "SUMMARY: bufsan: %s %s" % (b.check, where)
                 fails.check(re.search("^" + re.escape(summary) + "$", err, re.M),
                             "text: no line %r" % summary)
-            frame = "#0 %s:%d in %s" % (file, b.line, b.function)
-            fails.check(bug_at_skips(b) or re.search(r"^\s+" + re.escape(frame) + "$", err, re.M),
-                        "text: no Python frame line %r" % frame)
+            # the BUG line's frame, after the extension's frames if any
+            frame = "%s:%d in %s" % (file, b.line, b.function)
+            fails.check(bug_at_skips(b) or re.search(r"^\s+#\d+ " + re.escape(frame) + "$", err, re.M),
+                        "text: no Python frame line %r" % ("#N " + frame))
             if "native" in a:
                 pat = r"^\s+#\d+ 0x[0-9a-f]+ in %s \(\S*%s\S*\+0x[0-9a-f]+\)( .*)?$" % (
                     re.escape(a["native"]), "_bufsan_")

@@ -320,7 +320,12 @@ def check(got, kind, with_numpy, what, keys=None):
 def check_evidence(got, what):
     def lines_of(t, reason):
         ev = [e for e in got.get((t, None), {}).get("evidence", []) if e["reason"] == reason]
-        return [s["frames"][0].get("line") for s in ev[0]["stacks"]] if ev else None
+        # each stack's first Python frame: the program's line (an extension's
+        # frames come first)
+        def py_line(s):
+            py = [fr for fr in s["frames"] if fr.get("kind") == "python"]
+            return py[0].get("line") if py else None
+        return [py_line(s) for s in ev[0]["stacks"]] if ev else None
 
     if kind == "static":  # on a shared libpython the first refusal of bytes is the interpreter's
         want = [line_of("second = mut.hold(data)"), line_of("first = mut.hold(data)")]

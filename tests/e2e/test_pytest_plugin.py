@@ -114,10 +114,15 @@ def check(work, proc, logdir, workers=False):
     e = errors[0]
     if e["check"] != "leaked-export" or e.get("test") != NODE:
         fail("JSON finding: check %r test %r" % (e["check"], e.get("test")), out)
-    fr = e["stacks"][0]["frames"][0]
-    if (fr["kind"], fr["file"], fr["line"], fr["function"]) != (
-            "python", os.path.join(work, "tests", "test_codec.py"), LEAK_LINE, "test_leaky"):
-        fail("JSON first frame %r" % fr, out)
+    # innermost first: the extension's frame, then the test's line
+    frames = e["stacks"][0]["frames"]
+    fr = frames[0]
+    if (fr["kind"], fr.get("function")) != ("native", "testext_leak_buffer"):
+        fail("JSON first frame %r, expected the extension's testext_leak_buffer" % fr, out)
+    py = [f for f in frames if f["kind"] == "python"]
+    if not py or (py[0]["file"], py[0]["line"], py[0]["function"]) != (
+            os.path.join(work, "tests", "test_codec.py"), LEAK_LINE, "test_leaky"):
+        fail("JSON first Python frame %r" % (py[:1],), out)
     summaries = [r for r in recs if r.get("kind") == "summary"]
     if sum(s["errors"] for s in summaries) != 1 or sum(s["suppressed"] for s in summaries) != 1:
         fail("JSON summaries %r: expected 1 error and 1 suppressed in all" % summaries, out)

@@ -55,6 +55,25 @@ int callsite_get_buffer(void *o, void *v, int flags)
     return rc;
 }
 
+void release_event_fill(bs_event *ev, Py_buffer *view, PyObject *o, bs_source source,
+                        bs_native_mode native, const void *site, const void *sp)
+{
+    ev->kind = BS_EV_RELEASE;
+    ev->source = source;
+    ev->thread = (uint32_t)bs_thread()->tid;
+    ev->view = (uint64_t)(uintptr_t)view;
+    ev->obj = (uint64_t)(uintptr_t)o;
+    slots_view_fields(&ev->v, view);
+    int gil = slots_check_release(o, view, &ev->contents_hash);
+    bs_hash_for_release(ev, view, o);
+    if (bs_core_state.late)
+        return;
+    ev->stack = gil ? capture_stack_at(native, site, sp, 0) : capture_stack_nogil();
+    /* the end of a writable export's write (the memory is still there) */
+    if (gil)
+        bs_observe_writer_release(view, o, ev->thread, ev->stack);
+}
+
 void callsite_release(void *v)
 {
     Py_buffer *view = v;
@@ -64,21 +83,9 @@ void callsite_release(void *v)
     if (o && bs_core_state.active && !tls->guard && !slots_release_is_wrapped(Py_TYPE(o))) {
         tls->guard++;
         BS_COUNT(callsite_release_events);
-        bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_CALLSITE};
-        ev.thread = (uint32_t)tls->tid;
-        ev.view = (uint64_t)(uintptr_t)view;
-        ev.obj = (uint64_t)(uintptr_t)o;
-        slots_view_fields(&ev.v, view);
-        int gil = slots_check_release(o, view, &ev.contents_hash);
-        bs_hash_for_release(&ev, view, o);
-        if (!bs_core_state.late)
-            ev.stack = gil
-                           ? capture_stack_at(BS_NATIVE_FULL, __builtin_return_address(0),
-                                              __builtin_frame_address(0), 0)
-                           : capture_stack_nogil();
-        /* the end of a writable export's write (the memory is still there) */
-        if (gil && !bs_core_state.late)
-            bs_observe_writer_release(view, o, ev.thread, ev.stack);
+        bs_event ev = {0};
+        release_event_fill(&ev, view, o, BS_SRC_CALLSITE, BS_NATIVE_FULL,
+                           __builtin_return_address(0), __builtin_frame_address(0));
         engine_process(bs_core_state.engine, &ev);
         tls->guard--;
     }

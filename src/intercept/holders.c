@@ -65,20 +65,8 @@ static int begin(pending *p, Py_buffer *view)
     tls->guard++;
     BS_COUNT(holder_releases);
     memset(&p->ev, 0, sizeof p->ev);
-    p->ev.kind = BS_EV_RELEASE;
-    p->ev.source = BS_SRC_HOLDER;
-    p->ev.thread = (uint32_t)tls->tid;
-    p->ev.view = (uint64_t)(uintptr_t)view;
-    p->ev.obj = (uint64_t)(uintptr_t)o;
-    slots_view_fields(&p->ev.v, view);
-    int gil = slots_check_release(o, view, &p->ev.contents_hash);
-    bs_hash_for_release(&p->ev, view, o);
-    if (!bs_core_state.late) {
-        /* the interpreter releases: the Python line is the release site */
-        p->ev.stack = gil ? capture_stack_at(BS_NATIVE_NONE, NULL, NULL, 0) : capture_stack_nogil();
-        if (gil)
-            bs_observe_writer_release(view, o, p->ev.thread, p->ev.stack);
-    }
+    /* the interpreter releases: the Python line is the release site */
+    release_event_fill(&p->ev, view, o, BS_SRC_HOLDER, BS_NATIVE_NONE, NULL, NULL);
     tls->guard--;
     Py_INCREF(o);
     p->obj = o;

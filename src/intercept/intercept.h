@@ -13,6 +13,7 @@
 #include "../pyver/pyver.h"
 
 #include "../core/state.h"
+#include "../stacks/capture.h"
 
 /* PyGILState_Check (two thread-local lookups) with a shortcut: the current
  * thread state is the one this thread last held the GIL with, and it was
@@ -82,6 +83,14 @@ int slots_release_is_wrapped(PyTypeObject *type);
 /* Does TYPE's bf_getbuffer go through a stub of ours (which records what it
  * exports)? */
 int slots_getbuffer_is_wrapped(PyTypeObject *type);
+
+/* The release of VIEW of O (its view->obj) about to be made, seen at
+ * SOURCE, into EV (zeroed): its fields, slots_check_release's checks, the
+ * content hash of a watched export, its stack (NATIVE from SITE and SP,
+ * under the GIL; none once late) and the end of a writable export's write.
+ * With this thread's guard held. */
+void release_event_fill(bs_event *ev, Py_buffer *view, PyObject *o, bs_source source,
+                        bs_native_mode native, const void *site, const void *sp);
 
 /* On an interpreter whose PyBuffer_Release is not interposed: wraps the
  * release paths of memoryview's managed buffer and of PickleBuffer, so that

@@ -600,9 +600,8 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     /* A memoryview's export keeps the memoryview, so its managed buffer's
      * export, alive: if both leak, the inner one is the outer one's
      * consequence (blosc's cbuffer_validate(memoryview(b)) leaks the first) */
-    if (!holds && Py_TYPE(exporter) == &PyMemoryView_Type &&
-        ((PyMemoryViewObject *)exporter)->mbuf)
-        holds = &((PyMemoryViewObject *)exporter)->mbuf->master;
+    if (!holds)
+        holds = pyver_memoryview_master_view(exporter);
     /* what format, shape and strides held at export (consumer-modified-view) */
     if (!have_snap)
         slots_snapshot_view(&snap, view, exporter, flags);

@@ -139,15 +139,21 @@ typedef struct {
 
 extern pyver_types pyver;
 
-/* The master Py_buffer of the managed buffer under a PEP 688 wrapper's
- * memoryview: the export of the memory that the class's export keeps
- * alive (NULL: none). */
-static inline Py_buffer *pyver_wrapper_master_view(PyObject *wrapper)
+/* The master Py_buffer of MV's managed buffer: the export of the memory
+ * that MV, and whatever holds MV, keeps alive (NULL: MV is no memoryview,
+ * or has none). */
+static inline Py_buffer *pyver_memoryview_master_view(PyObject *mv)
 {
-    PyObject *mv = ((pyver_buffer_wrapper *)wrapper)->mv;
     if (!mv || !PyMemoryView_Check(mv) || !((PyMemoryViewObject *)mv)->mbuf)
         return NULL;
     return &((PyMemoryViewObject *)mv)->mbuf->master;
+}
+
+/* The same under a PEP 688 wrapper's memoryview: what the class's export
+ * keeps alive. */
+static inline Py_buffer *pyver_wrapper_master_view(PyObject *wrapper)
+{
+    return pyver_memoryview_master_view(((pyver_buffer_wrapper *)wrapper)->mv);
 }
 
 static inline PyObject *pyver_wrapped_exporter(PyObject *o)

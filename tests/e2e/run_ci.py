@@ -30,6 +30,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_scenario as rs  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 300
 
@@ -114,16 +117,14 @@ TESTEXT_LOC = r"\S*/_bufsan_testext\.c:\d+ in testext_\w+"
 
 def location_of(finding):
     """(file, line, function) a finding's reports name, from its JSON record:
-    the first stack's first native frame with its own source line (not a
-    CPython header's inline function), else its first Python frame."""
-    frames = finding["stacks"][0]["frames"] if finding.get("stacks") else []
-    py = [fr for fr in frames if fr.get("kind") == "python"]
-    for fr in frames:
-        glue = re.match(r"(_ctypes\.|libffi\.so|_cffi_backend\.)", os.path.basename(fr.get("module") or ""))
-        if (fr.get("kind") == "native" and fr.get("file") and "/include/python3" not in fr["file"]
-                and not glue and py):
-            return fr["file"], fr["line"], fr.get("function") or "??"
-    return (py[0]["file"], py[0]["line"], py[0]["function"]) if py else (None, None, None)
+    its first stack's extension frame (run_scenario.extension_location),
+    else that stack's first Python frame."""
+    if not finding.get("stacks"):
+        return None, None, None
+    stack = finding["stacks"][0]
+    loc = rs.extension_location(stack)
+    py = rs.python_frames(stack)
+    return loc or ((py[0]["file"], py[0]["line"], py[0]["function"]) if py else (None, None, None))
 
 
 def cmd_reports(case):

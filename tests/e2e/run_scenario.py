@@ -376,6 +376,24 @@ def native_frames(stack):
     return [fr for fr in stack["frames"] if fr.get("kind") == "native"]
 
 
+# modules that only carry a Python program's call into the C-API
+GLUE_MODULE = re.compile(r"(_ctypes\.|libffi\.so|_cffi_backend\.)")
+
+
+def extension_location(stack):
+    """(file, line, function) where reports locate STACK when an extension's
+    frame is the place: the first native frame with its own source line (not
+    a CPython header's inline function, not ctypes/libffi/cffi's backend) of
+    a stack with Python frames; None when it is the Python line."""
+    if not python_frames(stack):
+        return None
+    for fr in native_frames(stack):
+        if (fr.get("file") and "/include/python3" not in fr["file"]
+                and not GLUE_MODULE.match(os.path.basename(fr.get("module") or ""))):
+            return fr["file"], fr["line"], fr.get("function") or "??"
+    return None
+
+
 def same_file(a, b):
     if a == b:
         return True
@@ -554,15 +572,10 @@ def check_bug_finding(fails, f, bug, file, interp_modules, ext_symbols, env, thr
                         "%s: %s stack has a native frame inside the interpreter: %r"
                         % (what, s.get("role"), fr))
     main = main_stack(f, bug)
-    # what the text SUMMARY line names (from the first stack): the
-    # extension's innermost frame with its own source line (not a CPython
-    # header's inline function), else the BUG line's Python frame
-    bug.summary = None
-    for fr in native_frames(f["stacks"][0]) if f["stacks"] and python_frames(f["stacks"][0]) else []:
-        glue = re.match(r"(_ctypes\.|libffi\.so|_cffi_backend\.)", os.path.basename(fr.get("module") or ""))
-        if fr.get("file") and "/include/python3" not in fr["file"] and not glue:
-            bug.summary = "%s:%d in %s" % (fr["file"], fr["line"], fr.get("function") or "??")
-            break
+    # what the text SUMMARY line names (from the first stack): an
+    # extension's frame, else the BUG line's Python frame
+    loc = extension_location(f["stacks"][0]) if f["stacks"] else None
+    bug.summary = "%s:%d in %s" % loc if loc else None
     if "native" in a and main is not None:
         names = [fr.get("function") for fr in native_frames(main)]
         hits = [fr for fr in native_frames(main) if fr.get("function") == a["native"]]

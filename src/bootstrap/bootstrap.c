@@ -31,6 +31,7 @@
 #include "../core/state.h"
 #include "pyapi.h"
 #include "../common/safe_read.h"
+#include "../pyver/pyver.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -298,6 +299,9 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
         free_stale_entry();
     if (event[0] == 'b' && !strncmp(event, "bufsan.", 7) && installed)
         return pyapi_audit(event, args);
+    if (event[0] == 'c' && !strcmp(event, "cpython.PyInterpreterState_New") &&
+        !pyver_note_new_interpreter() && bs_core_state.opts.verbosity >= 1)
+        bs_log("a subinterpreter is made: bufsan's caches lock from now on");
     if (__builtin_expect(!installed || !imp_wrapped, 0) ||
         (event[0] == 'i' && !strcmp(event, "import")) ||
         (event[0] == 'c' && !strcmp(event, "cpython._PySys_ClearAuditHooks"))) {

@@ -36,7 +36,8 @@ int holders_active;
  * release slot, seen there) the wrappers only forward. Counts up only where
  * an export is recorded for a view object (slots.c), down where this file
  * sends its release: it may stay above the truth (an export dropped with
- * its interpreter's lifetime), never below. */
+ * its interpreter's lifetime), never below. Atomic: subinterpreters with
+ * their own GIL record and release in parallel. */
 unsigned long holders_live;
 
 static destructor mv_dealloc, mb_dealloc, pb_dealloc;
@@ -55,7 +56,7 @@ static int begin(pending *p, Py_buffer *view)
 {
     p->obj = NULL;
     PyObject *o = view->obj;
-    if (!holders_live || !o)
+    if (!__atomic_load_n(&holders_live, __ATOMIC_RELAXED) || !o)
         return 0;
     bs_tls *tls = bs_thread();
     if (!bs_core_state.active || tls->guard || slots_release_is_wrapped(Py_TYPE(o)) ||
@@ -83,8 +84,10 @@ static void end(pending *p, int released)
         tls->guard++;
         engine_process(bs_core_state.engine, &p->ev);
         tls->guard--;
-        if (holders_live)
-            holders_live--;
+        unsigned long n = __atomic_load_n(&holders_live, __ATOMIC_RELAXED);
+        while (n && !__atomic_compare_exchange_n(&holders_live, &n, n - 1, 1, __ATOMIC_RELAXED,
+                                                 __ATOMIC_RELAXED))
+            ;
     }
     Py_DECREF(p->obj);
 }
@@ -118,7 +121,8 @@ static void mv_begin(mv_call *c, PyObject *self, int check_exports)
     PyMemoryViewObject *mv = (PyMemoryViewObject *)self;
     c->p.obj = NULL;
     c->mb = NULL;
-    if (!holders_live || !mv_releases_mbuf(mv, check_exports) || !begin(&c->p, &mv->mbuf->master))
+    if (!__atomic_load_n(&holders_live, __ATOMIC_RELAXED) || !mv_releases_mbuf(mv, check_exports) ||
+        !begin(&c->p, &mv->mbuf->master))
         return;
     c->mb = mv->mbuf;
     Py_INCREF(c->mb);

@@ -595,7 +595,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
             BS_COUNT(exports_untracked);
             return rc;
         }
-        holders_live++;
+        __atomic_fetch_add(&holders_live, 1, __ATOMIC_RELAXED);
     }
     /* A memoryview's export keeps the memoryview, so its managed buffer's
      * export, alive: if both leak, the inner one is the outer one's

@@ -7,6 +7,15 @@
 pyver_types pyver;
 #ifdef Py_GIL_DISABLED
 PyMutex pyver_mutex;
+#else
+int pyver_interpreters_many;
+__thread unsigned pyver_lock_depth;
+__thread unsigned char pyver_lock_taken;
+#if PY_VERSION_HEX >= 0x030D0000
+PyMutex pyver_mutex;
+#else
+pthread_mutex_t pyver_mutex = PTHREAD_MUTEX_INITIALIZER;
+#endif
 #endif
 
 /* PEP 688 (3.12+): a class with __buffer__ and __release_buffer__ shows

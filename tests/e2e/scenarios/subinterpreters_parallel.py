@@ -1,0 +1,37 @@
+# Subinterpreters made with their own GIL (3.12+; every worker of an
+# InterpreterPoolExecutor, 3.14+) run Python code in parallel with the main
+# interpreter, in a build with a GIL: bufsan's bookkeeping must hold up.
+# Four workers and the main interpreter import modules from their .pyc
+# (importlib reads each through memoryview(data)[16:]) and make and release
+# memoryviews at once: no finding (3.15's test_struct found the race).
+# Then a real bug in the main interpreter is still found. (3.12's and
+# 3.13's subinterpreters themselves crash under this load.)
+import threading
+from concurrent.futures import InterpreterPoolExecutor
+
+import _bufsan_mutators as mut
+
+WORK = """
+import array, collections, decimal, email.parser, fractions, http.client, json, statistics, struct
+data = bytearray(256)
+for i in range(3000):
+    with memoryview(data) as m:
+        m[0] = i & 255
+    tail = memoryview(bytes(100))[10:]
+    struct.unpack_from("i", tail)
+    del tail
+    memoryview(array.array("b", b"xyz")).release()
+"""
+
+with InterpreterPoolExecutor(max_workers=4) as pool:
+    done = pool.map(exec, [WORK] * 8)
+    exec(WORK, {})
+    assert list(done) == [None] * 8
+
+store = mut.Store(64)
+first = memoryview(store)
+store.resize(4096)
+second = memoryview(store)  # BUG: moved-while-exported type=_bufsan_mutators.Store roles=acquire,other at=other-2
+first.release()
+second.release()
+print("subinterpreters_parallel done")

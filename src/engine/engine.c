@@ -385,6 +385,8 @@ static void on_export(bs_engine *e, const bs_event *ev)
     if (!ev->view || !ev->obj)
         return; /* not a real export (a damaged trace): 0 is no map key */
     exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
+    if (!o && ev->release_unseen)
+        return; /* nothing tracked to check it against */
     if (!o) {
         if (!(o = calloc(1, sizeof *o)))
             return;
@@ -397,6 +399,8 @@ static void on_export(bs_engine *e, const bs_event *ev)
     }
     writable_on_export(e, ev, o);
     mutation_on_export(e, ev, o);
+    if (ev->release_unseen)
+        return;
     export_rec *x = take_export(e, ev->thread);
     if (!x)
         return;

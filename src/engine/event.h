@@ -125,7 +125,12 @@ typedef struct {
      * bytearray, memoryview, ...): its buf is memory the exporter owns, alive
      * while the export is, and is hashed without probing it first */
     uint32_t trusted;
-    uint32_t pad_trusted;
+    /* exports: the consumer is inside the interpreter and its release will
+     * not be seen (a static interpreter's short-lived consumers: bytes(x),
+     * b"".join, struct.unpack_from... of an exporter without a release
+     * slot): checked against the exporter's tracked exports (moved, WRITABLE
+     * answers), never recorded as live */
+    uint32_t release_unseen;
     /* exports: the Py_buffer of another export this one keeps alive (a PEP
      * 688 class's export holds the memoryview its __buffer__ returned, whose
      * managed buffer holds an export of the memory): if both leak, the

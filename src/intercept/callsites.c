@@ -46,7 +46,7 @@ int callsite_get_buffer(void *o, void *v, int flags)
                                   (uint64_t)(uintptr_t)exporter)) {
             /* a type no stub covers yet (readied after the last walk): record
              * this export here and patch the type for the next ones */
-            slots_record_export(exporter, view, flags, NULL, 0, 0, holds);
+            slots_record_export(exporter, view, flags, NULL, 0, 0, holds, 0);
             tls->guard++;
             slots_patch_type(Py_TYPE(exporter), 0);
             tls->guard--;

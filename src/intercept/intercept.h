@@ -56,10 +56,11 @@ struct bs_view_snapshot;
  * checker found bad-view-fields in it (then what its pointers point to is
  * not compared at release); TRUSTED: the bf_getbuffer that filled it is the
  * interpreter's own (bs_event.trusted); HOLDS: the Py_buffer of an export
- * this one keeps alive (bs_event.holds_view), or NULL. */
+ * this one keeps alive (bs_event.holds_view), or NULL; RELEASE_UNSEEN: its
+ * release will not be seen (bs_event.release_unseen): checked, not kept. */
 void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
                          const struct bs_view_snapshot *snap, int fields_bad, int trusted,
-                         const Py_buffer *holds);
+                         const Py_buffer *holds, int release_unseen);
 
 /* Can O be used as an object (its header and its type read through the
  * guarded reads)? For view->obj, which the exporter filled. */

@@ -373,11 +373,13 @@ void slots_probe_consumers(void)
 
 void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
                          const bs_view_snapshot *snap, int fields_bad, int trusted,
-                         const Py_buffer *holds)
+                         const Py_buffer *holds, int release_unseen)
 {
     bs_tls *tls = bs_thread();
     tls->guard++;
     int gil = bs_gil_held(tls);
+    if (release_unseen)
+        BS_COUNT(exports_release_unseen);
     bs_event ev = {.kind = BS_EV_EXPORT};
     ev.thread = (uint32_t)tls->tid;
     ev.flags = flags;
@@ -387,7 +389,9 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
     slots_view_fields(&ev.v, view);
     ev.trusted = trusted && !fields_bad;
     ev.holds_view = (uint64_t)(uintptr_t)holds;
-    note_immortal_exporter(exporter);
+    ev.release_unseen = (uint32_t)release_unseen;
+    if (!release_unseen)
+        note_immortal_exporter(exporter);
     bs_view_snapshot own;
     if (!snap) {
         slots_snapshot_view(&own, view, exporter, flags);
@@ -423,11 +427,12 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
     }
     /* earlier exports of the same exporter, seen again */
     bs_observe_exports(ev.obj, BS_OBS_EXPORT, ev.v.buf, ev.v.len, ev.thread, ev.stack);
-    if (engine_wants_hash(&bs_core_state.opts, flags, view->readonly, ev.consumer) &&
+    if (!release_unseen && engine_wants_hash(&bs_core_state.opts, flags, view->readonly, ev.consumer) &&
         bs_view_hashable(snap))
         ev.hashed = bs_hash_region(ev.v.buf, ev.v.len, (int)ev.trusted, &ev.hash);
     engine_process(bs_core_state.engine, &ev);
-    BS_COUNT(exports_recorded);
+    if (!release_unseen)
+        BS_COUNT(exports_recorded);
     tls->guard--;
 }
 
@@ -593,6 +598,18 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
          * those (else it could never match). */
         if (!holders_active || !held_by_view_object(view, flags, pc)) {
             BS_COUNT(exports_untracked);
+            /* a short-lived consumer inside a static interpreter, whose
+             * release is inlined or a direct call: checked against the
+             * exports of the same exporter that are tracked (a memoryview's
+             * hold), as the shared interpreter checks it, but not kept */
+            if (holders_active && engine_has_exporter(bs_core_state.engine,
+                                                      (uint64_t)(uintptr_t)exporter)) {
+                if (!have_snap)
+                    slots_snapshot_view(&snap, view, exporter, flags);
+                tls->slot_pc = pc;
+                slots_record_export(exporter, view, flags, &snap, fields_bad, ctx->builtin, NULL, 1);
+                tls->slot_pc = NULL;
+            }
             return rc;
         }
         __atomic_fetch_add(&holders_live, 1, __ATOMIC_RELAXED);
@@ -606,7 +623,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     if (!have_snap)
         slots_snapshot_view(&snap, view, exporter, flags);
     tls->slot_pc = pc;
-    slots_record_export(exporter, view, flags, &snap, fields_bad, ctx->builtin, holds);
+    slots_record_export(exporter, view, flags, &snap, fields_bad, ctx->builtin, holds, 0);
     tls->slot_pc = NULL;
     return rc;
 }

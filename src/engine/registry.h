@@ -77,15 +77,18 @@ static inline int export_writable_grant(const export_rec *x)
  * record: allocated while it is watched only, so that the other exports
  * cost none of it. Also the node of the interval index (itree.c). */
 typedef struct watch_rec {
-    export_rec *x;
+    /* what a walk of the index reads, first: one cache line per node (the
+     * records are 64-byte aligned; a join of 1,000 memoryviews holds 1,000
+     * at once) */
     uint64_t buf;
     int64_t len;
-    uint64_t hash;
-    struct watch_rec *prev, *next; /* all watched exports */
     struct watch_rec *it_left, *it_right;
     uint64_t it_maxend;
     uint32_t it_prio;
     int indexed;
+    export_rec *x;
+    uint64_t hash;
+    struct watch_rec *prev, *next; /* all watched exports */
     int nothers;
     bs_other_export others[BS_MAX_OTHERS];
 } watch_rec;

@@ -207,8 +207,10 @@ void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
     if (w) {
         e->free_watches = w->next;
         memset(w, 0, sizeof *w);
-    } else if (!(w = calloc(1, sizeof *w))) {
+    } else if (!(w = aligned_alloc(64, (sizeof *w + 63) & ~(size_t)63))) {
         return; /* not watched: a change goes unseen, nothing breaks */
+    } else {
+        memset(w, 0, sizeof *w);
     }
     w->x = x;
     w->buf = x->v.buf;

@@ -361,13 +361,14 @@ static int core_exit_status(int status)
     report_summary();
     bs_log("stats: bf_getbuffer ok %llu, exports recorded %llu, untracked (no release slot, "
            "consumer inside the interpreter) %llu (%llu of them checked against tracked "
-           "exports); bf_releasebuffer %llu; call sites: "
+           "exports), filled by the C-API for an extension %llu; bf_releasebuffer %llu; call sites: "
            "PyObject_GetBuffer %llu, PyBuffer_Release %llu (%llu of exporters without a "
            "release slot); by view objects %llu; deallocations of exporters with exports %llu; "
            "stacks %u",
            (unsigned long long)bs_stat.getbuffer_ok, (unsigned long long)bs_stat.exports_recorded,
            (unsigned long long)bs_stat.exports_untracked,
            (unsigned long long)bs_stat.exports_release_unseen,
+           (unsigned long long)bs_stat.exports_extension_owned,
            (unsigned long long)bs_stat.slot_releases, (unsigned long long)bs_stat.callsite_gets,
            (unsigned long long)bs_stat.callsite_releases,
            (unsigned long long)bs_stat.callsite_release_events,

@@ -51,6 +51,7 @@ typedef struct {
     uint64_t exports_recorded;  /* of those (and call-site fallbacks), recorded */
     uint64_t exports_untracked; /* slotless exporter, consumer not visible */
     uint64_t exports_release_unseen; /* of those, checked against tracked exports */
+    uint64_t exports_extension_owned; /* slotless, filled by the C-API for an extension */
     uint64_t slot_releases;     /* bf_releasebuffer calls through stubs */
     uint64_t callsite_gets;     /* PyObject_GetBuffer calls through call sites */
     uint64_t callsite_releases; /* PyBuffer_Release calls through call sites */

@@ -6,6 +6,7 @@
 #include "intercept.h"
 
 #include <dlfcn.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "../core/state.h"
@@ -65,6 +66,7 @@ void release_event_fill(bs_event *ev, Py_buffer *view, PyObject *o, bs_source so
     ev->obj = (uint64_t)(uintptr_t)o;
     slots_view_fields(&ev->v, view);
     int gil = slots_check_release(o, view, &ev->contents_hash);
+    ev->type_name = slots_type_name(Py_TYPE(o), gil);
     bs_hash_for_release(ev, view, o);
     if (bs_core_state.late)
         return;
@@ -86,6 +88,15 @@ void callsite_release(void *v)
         bs_event ev = {0};
         release_event_fill(&ev, view, o, BS_SRC_CALLSITE, BS_NATIVE_FULL,
                            __builtin_return_address(0), __builtin_frame_address(0));
+        /* Every fill of a Py_buffer that an extension owns (on its stack)
+         * is seen for a patched exporter type: its own PyObject_GetBuffer,
+         * or the C-API's on its behalf (slots.c). One that matches no live
+         * export was never got, or was released already (a copy), whatever
+         * the exporter type. */
+        ev.slot_complete = slots_getbuffer_is_wrapped(Py_TYPE(o)) &&
+                           bs_on_own_stack(view) &&
+                           !engine_has_live_view(bs_core_state.engine, ev.view, ev.obj) &&
+                           capture_view_owned_outside(view);
         engine_process(bs_core_state.engine, &ev);
         tls->guard--;
     }
@@ -96,6 +107,103 @@ void callsite_release(void *v)
     tls->releasing_view = saved;
     tls->releasing_pc = saved_pc;
 }
+
+/* ---- PyArg_Parse*: the views they release themselves ------------------- */
+
+/* getargs fills its caller's Py_buffer for "y*", "s*", "w*" (slots.c tracks
+ * such an export of an exporter without a release slot when the Py_buffer
+ * is on the extension's stack), and when a later argument fails to convert
+ * it releases those views itself, inside the interpreter: on a static one
+ * that release is not seen. The parse functions an extension calls through
+ * its GOT are wrapped: a parse that fails reports the views it filled and
+ * cleared as released. (PyArg_Parse and the Argument Clinic entry points
+ * have no va_list twin to forward to: not wrapped.) */
+#define GETARGS_MAX 16
+static __thread Py_buffer *getargs_views[GETARGS_MAX];
+static __thread PyObject *getargs_objs[GETARGS_MAX];
+static __thread unsigned getargs_n, getargs_depth;
+
+void getargs_note_fill(Py_buffer *view, PyObject *exporter)
+{
+    if (getargs_depth && getargs_n < GETARGS_MAX) {
+        getargs_views[getargs_n] = view;
+        getargs_objs[getargs_n] = exporter;
+        getargs_n++;
+    }
+}
+
+static unsigned getargs_enter(void)
+{
+    getargs_depth++;
+    return getargs_n;
+}
+
+/* The parse that started at MARK returned OK. */
+static void getargs_leave(unsigned mark, int ok)
+{
+    getargs_depth--;
+    bs_tls *tls = bs_thread();
+    for (unsigned i = mark; !ok && i < getargs_n; i++) {
+        Py_buffer *view = getargs_views[i];
+        if (view->obj || !bs_core_state.active || tls->guard)
+            continue;
+        /* cleared by getargs' cleanup (PyBuffer_Release): its release */
+        tls->guard++;
+        bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_HOLDER};
+        ev.thread = (uint32_t)tls->tid;
+        ev.view = (uint64_t)(uintptr_t)view;
+        ev.obj = (uint64_t)(uintptr_t)getargs_objs[i];
+        slots_view_fields(&ev.v, view);
+        if (!bs_core_state.late)
+            ev.stack = capture_stack_at(BS_NATIVE_NONE, NULL, NULL, 0);
+        if (engine_has_live_view(bs_core_state.engine, ev.view, ev.obj))
+            engine_process(bs_core_state.engine, &ev);
+        tls->guard--;
+    }
+    getargs_n = mark;
+}
+
+typedef int (*va_parse_fn)(PyObject *, const char *, va_list);
+typedef int (*va_parse_kw_fn)(PyObject *, PyObject *, const char *, char **, va_list);
+/* the executable's (or libpython's) own, found at the first patch */
+static va_parse_fn real_va_parse, real_va_parse_sizet;
+static va_parse_kw_fn real_va_parse_kw, real_va_parse_kw_sizet;
+
+#define GETARGS_WRAP(name, real, params, args)                                                \
+    static int name params                                                                    \
+    {                                                                                         \
+        unsigned mark = getargs_enter();                                                      \
+        int r = real args;                                                                    \
+        getargs_leave(mark, r);                                                               \
+        return r;                                                                             \
+    }
+#define GETARGS_WRAP_VARARGS(name, real, params, last, args)                                  \
+    static int name params                                                                    \
+    {                                                                                         \
+        va_list va;                                                                           \
+        va_start(va, last);                                                                   \
+        unsigned mark = getargs_enter();                                                      \
+        int r = real args;                                                                    \
+        va_end(va);                                                                           \
+        getargs_leave(mark, r);                                                               \
+        return r;                                                                             \
+    }
+
+GETARGS_WRAP_VARARGS(wrap_parse_tuple, real_va_parse, (PyObject * a, const char *f, ...), f,
+                     (a, f, va))
+GETARGS_WRAP_VARARGS(wrap_parse_tuple_sizet, real_va_parse_sizet,
+                     (PyObject * a, const char *f, ...), f, (a, f, va))
+GETARGS_WRAP_VARARGS(wrap_parse_tuple_kw, real_va_parse_kw,
+                     (PyObject * a, PyObject *k, const char *f, char **l, ...), l, (a, k, f, l, va))
+GETARGS_WRAP_VARARGS(wrap_parse_tuple_kw_sizet, real_va_parse_kw_sizet,
+                     (PyObject * a, PyObject *k, const char *f, char **l, ...), l, (a, k, f, l, va))
+GETARGS_WRAP(wrap_va_parse, real_va_parse, (PyObject * a, const char *f, va_list va), (a, f, va))
+GETARGS_WRAP(wrap_va_parse_sizet, real_va_parse_sizet, (PyObject * a, const char *f, va_list va),
+             (a, f, va))
+GETARGS_WRAP(wrap_va_parse_kw, real_va_parse_kw,
+             (PyObject * a, PyObject *k, const char *f, char **l, va_list va), (a, k, f, l, va))
+GETARGS_WRAP(wrap_va_parse_kw_sizet, real_va_parse_kw_sizet,
+             (PyObject * a, PyObject *k, const char *f, char **l, va_list va), (a, k, f, l, va))
 
 static int skip_own(const char *path, uintptr_t base, void *ctx)
 {
@@ -109,13 +217,36 @@ static int skip_own(const char *path, uintptr_t base, void *ctx)
 
 int callsites_patch_loaded_objects(void)
 {
-    static const got_hook hooks_template[] = {
-        {"PyObject_GetBuffer", NULL},
-        {"PyBuffer_Release", NULL},
-    };
-    got_hook hooks[2];
-    memcpy(hooks, hooks_template, sizeof hooks);
-    hooks[0].replacement = (void *)callsite_get_buffer;
-    hooks[1].replacement = (void *)callsite_release;
-    return got_patch_all(hooks, 2, skip_own, NULL);
+    got_hook hooks[10] = {{"PyObject_GetBuffer", (void *)callsite_get_buffer},
+                          {"PyBuffer_Release", (void *)callsite_release}};
+    int n = 2;
+    static int looked_up;
+    if (!looked_up) {
+        looked_up = 1;
+        real_va_parse = (va_parse_fn)dlsym(RTLD_DEFAULT, "PyArg_VaParse");
+        real_va_parse_sizet = (va_parse_fn)dlsym(RTLD_DEFAULT, "_PyArg_VaParse_SizeT");
+        real_va_parse_kw = (va_parse_kw_fn)dlsym(RTLD_DEFAULT, "PyArg_VaParseTupleAndKeywords");
+        real_va_parse_kw_sizet =
+            (va_parse_kw_fn)dlsym(RTLD_DEFAULT, "_PyArg_VaParseTupleAndKeywords_SizeT");
+    }
+    /* a name is wrapped only where its va_list twin is there to forward to */
+    if (real_va_parse) {
+        hooks[n++] = (got_hook){"PyArg_ParseTuple", (void *)wrap_parse_tuple};
+        hooks[n++] = (got_hook){"PyArg_VaParse", (void *)wrap_va_parse};
+    }
+    if (real_va_parse_sizet) {
+        hooks[n++] = (got_hook){"_PyArg_ParseTuple_SizeT", (void *)wrap_parse_tuple_sizet};
+        hooks[n++] = (got_hook){"_PyArg_VaParse_SizeT", (void *)wrap_va_parse_sizet};
+    }
+    if (real_va_parse_kw) {
+        hooks[n++] = (got_hook){"PyArg_ParseTupleAndKeywords", (void *)wrap_parse_tuple_kw};
+        hooks[n++] = (got_hook){"PyArg_VaParseTupleAndKeywords", (void *)wrap_va_parse_kw};
+    }
+    if (real_va_parse_kw_sizet) {
+        hooks[n++] = (got_hook){"_PyArg_ParseTupleAndKeywords_SizeT",
+                                (void *)wrap_parse_tuple_kw_sizet};
+        hooks[n++] = (got_hook){"_PyArg_VaParseTupleAndKeywords_SizeT",
+                                (void *)wrap_va_parse_kw_sizet};
+    }
+    return got_patch_all(hooks, n, skip_own, NULL);
 }

@@ -85,6 +85,10 @@ int slots_release_is_wrapped(PyTypeObject *type);
  * exports)? */
 int slots_getbuffer_is_wrapped(PyTypeObject *type);
 
+/* The interned name of TYPE (an engine string id); without the GIL neither
+ * the cache (not thread-safe) nor the type's dict can be read: tp_name. */
+uint32_t slots_type_name(PyTypeObject *type, int gil);
+
 /* The release of VIEW of O (its view->obj) about to be made, seen at
  * SOURCE, into EV (zeroed): its fields, slots_check_release's checks, the
  * content hash of a watched export, its stack (NATIVE from SITE and SP,
@@ -150,5 +154,10 @@ void callsite_release(void *view);
 /* Patches the GOT of every loaded object except the interpreter and
  * bufsan itself. Safe to call repeatedly (only new entries are written). */
 int callsites_patch_loaded_objects(void);
+
+/* A PyArg_Parse* call an extension made through its GOT (callsites.c) is
+ * running: VIEW, filled for EXPORTER and tracked, is released by getargs
+ * itself if the parse fails. */
+void getargs_note_fill(Py_buffer *view, PyObject *exporter);
 
 #endif

@@ -155,9 +155,7 @@ void slots_view_fields(bs_view_fields *v, const Py_buffer *view)
     v->internal = (uint64_t)(uintptr_t)view->internal;
 }
 
-/* Name of TYPE; without the GIL neither the cache (not thread-safe) nor the
- * type's dict can be read: tp_name. */
-static uint32_t type_name_of(PyTypeObject *t, int gil)
+uint32_t slots_type_name(PyTypeObject *t, int gil)
 {
     if (gil)
         return type_name_id(t);
@@ -385,7 +383,7 @@ void slots_record_export(PyObject *exporter, Py_buffer *view, int flags,
     ev.flags = flags;
     ev.view = (uint64_t)(uintptr_t)view;
     ev.obj = (uint64_t)(uintptr_t)exporter;
-    ev.type_name = type_name_of(Py_TYPE(exporter), gil);
+    ev.type_name = slots_type_name(Py_TYPE(exporter), gil);
     slots_view_fields(&ev.v, view);
     ev.trusted = trusted && !fields_bad;
     ev.holds_view = (uint64_t)(uintptr_t)holds;
@@ -448,7 +446,7 @@ static void report_call(PyObject *obj, const Py_buffer *view, int flags, int rc,
     ev.flags = flags;
     ev.view = (uint64_t)(uintptr_t)view;
     ev.obj = (uint64_t)(uintptr_t)obj;
-    ev.type_name = type_name_of(Py_TYPE(obj), gil);
+    ev.type_name = slots_type_name(Py_TYPE(obj), gil);
     ev.rc = rc;
     ev.call = call;
     if (snap) {
@@ -596,7 +594,13 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
          * and, on a static interpreter, at a view object's release paths
          * (holders.c): track the export only when the consumer is one of
          * those (else it could never match). */
-        if (!holders_active || !held_by_view_object(view, flags, pc)) {
+        if (bs_on_own_stack(view) && capture_view_owned_outside(view)) {
+            /* the Py_buffer of an extension's call into the C-API
+             * (PyArg_ParseTuple's "y*"): the extension releases it, at a
+             * call site bufsan sees */
+            BS_COUNT(exports_extension_owned);
+            getargs_note_fill(view, exporter);
+        } else if (!holders_active || !held_by_view_object(view, flags, pc)) {
             BS_COUNT(exports_untracked);
             /* a short-lived consumer inside a static interpreter, whose
              * release is inlined or a direct call: checked against the
@@ -611,8 +615,9 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
                 tls->slot_pc = NULL;
             }
             return rc;
+        } else {
+            __atomic_fetch_add(&holders_live, 1, __ATOMIC_RELAXED);
         }
-        __atomic_fetch_add(&holders_live, 1, __ATOMIC_RELAXED);
     }
     /* A memoryview's export keeps the memoryview, so its managed buffer's
      * export, alive: if both leak, the inner one is the outer one's
@@ -698,7 +703,7 @@ static void wrap_releasebuffer(PyObject *obj, Py_buffer *view, type_ctx *ctx)
         ev.refcnt_after = Py_REFCNT(obj);
     }
     tls->guard++;
-    ev.type_name = type_name_of(Py_TYPE(obj), gil);
+    ev.type_name = slots_type_name(Py_TYPE(obj), gil);
     /* PEP 688: the wrapper is released once (PyBuffer_Release clears
      * view->obj), a release of an export not seen is the class's
      * patching, not a bug */

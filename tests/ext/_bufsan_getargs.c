@@ -94,6 +94,74 @@ getargs_sum_slot(PyObject *module, PyObject *args)
     return PyLong_FromLong(sum);
 }
 
+/* leak_ystar_stack(obj): parses obj with "y*" into a Py_buffer on its own
+ * stack and returns without releasing it. */
+static PyObject *
+getargs_leak_ystar_stack(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view))
+        return NULL;
+    return PyLong_FromSsize_t(view.len); /* BUG: view never released */
+}
+
+/* release_ystar_twice(obj): parses obj with "y*", releases the view, then a
+ * copy of it. An extra reference keeps obj alive through the second
+ * release, which drops a reference it does not own. */
+static PyObject *
+getargs_release_ystar_twice(PyObject *module, PyObject *args)
+{
+    Py_buffer view, copy;
+    if (!PyArg_ParseTuple(args, "y*", &view))
+        return NULL;
+    copy = view;
+    Py_INCREF(view.obj);
+    PyBuffer_Release(&view);
+    PyBuffer_Release(&copy); /* BUG: released twice */
+    return PyLong_FromSsize_t(copy.len);
+}
+
+/* release_ystar_copy(obj): correct: parses obj with "y*" and releases a copy
+ * of the view, once. */
+static PyObject *
+getargs_release_ystar_copy(PyObject *module, PyObject *args)
+{
+    Py_buffer view, copy;
+    if (!PyArg_ParseTuple(args, "y*", &view))
+        return NULL;
+    copy = view;
+    PyBuffer_Release(&copy);
+    return PyLong_FromSsize_t(view.len);
+}
+
+/* release_never_got(obj): fills a Py_buffer for obj by hand
+ * (PyBuffer_FillInfo, which takes a reference) and releases it: a view no
+ * bf_getbuffer gave. */
+static PyObject *
+getargs_release_never_got(PyObject *module, PyObject *obj)
+{
+    static char byte = 'x';
+    Py_buffer view;
+    if (PyBuffer_FillInfo(&view, obj, &byte, 1, 1, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyBuffer_Release(&view); /* BUG: never got from obj */
+    Py_RETURN_NONE;
+}
+
+/* ystar_then_int(obj, n): correct: parses "y*i"; when n is no int,
+ * PyArg_ParseTuple fails and releases the view it had filled itself. */
+static PyObject *
+getargs_ystar_then_int(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    int n;
+    if (!PyArg_ParseTuple(args, "y*i", &view, &n))
+        return NULL;
+    Py_ssize_t len = view.len;
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(len + n);
+}
+
 static PyMethodDef methods[] = {
     {"leak_into_slot", getargs_leak_into_slot, METH_VARARGS, NULL},
     {"sum_slot", getargs_sum_slot, METH_VARARGS, NULL},
@@ -101,6 +169,11 @@ static PyMethodDef methods[] = {
     {"leak_ystar_twin", getargs_leak_ystar_twin, METH_VARARGS, NULL},
     {"leak_wstar", (PyCFunction)(void (*)(void))getargs_leak_wstar, METH_VARARGS | METH_KEYWORDS, NULL},
     {"sum_ystar", getargs_sum_ystar, METH_VARARGS, NULL},
+    {"leak_ystar_stack", getargs_leak_ystar_stack, METH_VARARGS, NULL},
+    {"release_ystar_twice", getargs_release_ystar_twice, METH_VARARGS, NULL},
+    {"release_ystar_copy", getargs_release_ystar_copy, METH_VARARGS, NULL},
+    {"release_never_got", getargs_release_never_got, METH_O, NULL},
+    {"ystar_then_int", getargs_ystar_then_int, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 

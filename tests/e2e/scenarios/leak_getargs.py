@@ -1,8 +1,9 @@
 # Extensions that take buffers through PyArg_ParseTuple("y*"/"w*") and
 # forget PyBuffer_Release: the export is made inside the interpreter, the
 # extension is found among the native frames. (A bytes object leaked this
-# way is seen only where calls into libpython can be interposed: see
-# docs/how-it-works.md.)
+# way into a heap Py_buffer is seen only where calls into libpython can be
+# interposed; into one on the extension's stack, everywhere:
+# getargs_slotless, docs/how-it-works.md.)
 import _bufsan_getargs as getargs
 
 getargs.leak_ystar(bytearray(b"abc"))  # BUG: leaked-export type=bytearray bytes=3 native=getargs_leak_ystar

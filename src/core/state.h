@@ -107,6 +107,11 @@ typedef struct {
     /* this thread's stack, [stack_lo, stack_hi); stack_hi 0 until read
      * (bs_on_own_stack) */
     uintptr_t stack_lo, stack_hi;
+    /* the frame of the innermost PyArg_Parse* call an extension made
+     * through its GOT (0: none), and this thread's record of the stack
+     * views filled outside such calls and not tracked (callsites.c) */
+    uintptr_t getargs_frame;
+    struct bs_getargs_state *getargs;
 } bs_tls;
 
 /* This thread's flags (read at every buffer event: inline, and the core is

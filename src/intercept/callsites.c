@@ -6,7 +6,9 @@
 #include "intercept.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/state.h"
@@ -76,6 +78,8 @@ void release_event_fill(bs_event *ev, Py_buffer *view, PyObject *o, bs_source so
         bs_observe_writer_release(view, o, ev->thread, ev->stack);
 }
 
+static int untracked_fill(const Py_buffer *view, const PyObject *exporter);
+
 void callsite_release(void *v)
 {
     Py_buffer *view = v;
@@ -88,15 +92,18 @@ void callsite_release(void *v)
         bs_event ev = {0};
         release_event_fill(&ev, view, o, BS_SRC_CALLSITE, BS_NATIVE_FULL,
                            __builtin_return_address(0), __builtin_frame_address(0));
-        /* Every fill of a Py_buffer that an extension owns (on its stack)
-         * is seen for a patched exporter type: its own PyObject_GetBuffer,
-         * or the C-API's on its behalf (slots.c). One that matches no live
-         * export was never got, or was released already (a copy), whatever
+        /* An extension's release (not the interpreter's, reached through
+         * an interposed symbol: it fills some views by hand, the bytes join)
+         * of a Py_buffer on its own stack (above this frame):
+         * every fill of it is seen for a patched exporter type (its own
+         * PyObject_GetBuffer, a wrapped parse, or an untracked fill that
+         * is remembered). One that matches no live export and no such
+         * fill was never got, or was released already (a copy), whatever
          * the exporter type. */
-        ev.slot_complete = slots_getbuffer_is_wrapped(Py_TYPE(o)) &&
-                           bs_on_own_stack(view) &&
-                           !engine_has_live_view(bs_core_state.engine, ev.view, ev.obj) &&
-                           capture_view_owned_outside(view);
+        ev.slot_complete = !bs_core_inside((uintptr_t)__builtin_return_address(0)) &&
+                           (uintptr_t)view > (uintptr_t)__builtin_frame_address(0) &&
+                           bs_on_own_stack(view) && slots_getbuffer_is_wrapped(Py_TYPE(o)) &&
+                           !untracked_fill(view, o);
         engine_process(bs_core_state.engine, &ev);
         tls->guard--;
     }
@@ -108,43 +115,141 @@ void callsite_release(void *v)
     tls->releasing_pc = saved_pc;
 }
 
-/* ---- PyArg_Parse*: the views they release themselves ------------------- */
+/* ---- PyArg_Parse*: the views they fill and release ---------------------- */
 
-/* getargs fills its caller's Py_buffer for "y*", "s*", "w*" (slots.c tracks
- * such an export of an exporter without a release slot when the Py_buffer
- * is on the extension's stack), and when a later argument fails to convert
- * it releases those views itself, inside the interpreter: on a static one
- * that release is not seen. The parse functions an extension calls through
- * its GOT are wrapped: a parse that fails reports the views it filled and
- * cleared as released. (PyArg_Parse and the Argument Clinic entry points
- * have no va_list twin to forward to: not wrapped.) */
+/* getargs fills its caller's Py_buffer for "y*", "s*", "w*". The parse
+ * functions an extension calls through its GOT are wrapped (below): while
+ * one runs, a Py_buffer on the stack above the wrapper's frame is the
+ * extension's, which releases it through its GOT, so slots.c tracks such an
+ * export whatever the exporter (bytes has no release slot). When a later
+ * argument fails to convert, getargs releases those views itself, inside the
+ * interpreter (unseen on a static one): a failed parse reports the views it
+ * filled and cleared as released. PyArg_Parse and the Argument Clinic entry
+ * points have no va_list twin to forward to and are not wrapped: the stack
+ * views filled outside a wrapped parse and not tracked are remembered
+ * instead (a small set-associative table per thread), so that their release
+ * by an extension is not taken for the release of a view never got. */
 #define GETARGS_MAX 16
-static __thread Py_buffer *getargs_views[GETARGS_MAX];
-static __thread PyObject *getargs_objs[GETARGS_MAX];
-static __thread unsigned getargs_n, getargs_depth;
+#define FILL_SETS 64
+#define FILL_WAYS 4
+struct bs_getargs_state {
+    unsigned n;
+    Py_buffer *views[GETARGS_MAX];
+    PyObject *objs[GETARGS_MAX];
+    struct {
+        uintptr_t view, obj;
+    } fills[FILL_SETS][FILL_WAYS];
+    unsigned char next[FILL_SETS];
+};
+
+static pthread_key_t state_key;
+static pthread_once_t state_once = PTHREAD_ONCE_INIT;
+
+static void free_state(void *p)
+{
+    bs_tls *tls = bs_thread();
+    if (tls->getargs == p)
+        tls->getargs = NULL;
+    free(p);
+}
+
+static void make_state_key(void)
+{
+    if (pthread_key_create(&state_key, free_state) != 0)
+        state_key = (pthread_key_t)-1;
+}
+
+/* This thread's state, made at first use; NULL when it cannot be. */
+static struct bs_getargs_state *state(bs_tls *tls)
+{
+    if (__builtin_expect(tls->getargs != NULL, 1))
+        return tls->getargs;
+    pthread_once(&state_once, make_state_key);
+    if (state_key == (pthread_key_t)-1)
+        return NULL;
+    struct bs_getargs_state *s = calloc(1, sizeof *s);
+    if (s && pthread_setspecific(state_key, s) != 0) {
+        free(s);
+        return NULL;
+    }
+    return tls->getargs = s;
+}
+
+static unsigned fill_set(const void *view)
+{
+    uintptr_t a = (uintptr_t)view >> 4;
+    return (unsigned)((a ^ (a >> 6)) % FILL_SETS);
+}
+
+int getargs_caller_view(const Py_buffer *view)
+{
+    bs_tls *tls = bs_thread();
+    return tls->getargs_frame && (uintptr_t)view > tls->getargs_frame && bs_on_own_stack(view);
+}
 
 void getargs_note_fill(Py_buffer *view, PyObject *exporter)
 {
-    if (getargs_depth && getargs_n < GETARGS_MAX) {
-        getargs_views[getargs_n] = view;
-        getargs_objs[getargs_n] = exporter;
-        getargs_n++;
+    struct bs_getargs_state *s = state(bs_thread());
+    if (s && s->n < GETARGS_MAX) {
+        s->views[s->n] = view;
+        s->objs[s->n] = exporter;
+        s->n++;
     }
 }
 
-static unsigned getargs_enter(void)
+void getargs_note_untracked_fill(const Py_buffer *view, const PyObject *exporter)
 {
-    getargs_depth++;
-    return getargs_n;
+    struct bs_getargs_state *s = state(bs_thread());
+    if (!s)
+        return;
+    unsigned k = fill_set(view);
+    for (int w = 0; w < FILL_WAYS; w++)
+        if (s->fills[k][w].view == (uintptr_t)view) {
+            s->fills[k][w].obj = (uintptr_t)exporter;
+            return;
+        }
+    unsigned w = s->next[k]++ % FILL_WAYS;
+    s->fills[k][w].view = (uintptr_t)view;
+    s->fills[k][w].obj = (uintptr_t)exporter;
 }
 
-/* The parse that started at MARK returned OK. */
-static void getargs_leave(unsigned mark, int ok)
+/* Was VIEW last filled for EXPORTER by an untracked fill? */
+static int untracked_fill(const Py_buffer *view, const PyObject *exporter)
 {
-    getargs_depth--;
+    struct bs_getargs_state *s = bs_thread()->getargs;
+    if (!s)
+        return 0;
+    unsigned k = fill_set(view);
+    for (int w = 0; w < FILL_WAYS; w++)
+        if (s->fills[k][w].view == (uintptr_t)view)
+            return s->fills[k][w].obj == (uintptr_t)exporter;
+    return 0;
+}
+
+typedef struct {
+    uintptr_t frame;
+    unsigned mark;
+} getargs_scope;
+
+static getargs_scope getargs_enter(uintptr_t frame)
+{
     bs_tls *tls = bs_thread();
-    for (unsigned i = mark; !ok && i < getargs_n; i++) {
-        Py_buffer *view = getargs_views[i];
+    struct bs_getargs_state *s = state(tls);
+    getargs_scope sc = {tls->getargs_frame, s ? s->n : 0};
+    tls->getargs_frame = frame;
+    return sc;
+}
+
+/* The parse that SC began returned OK. */
+static void getargs_leave(getargs_scope sc, int ok)
+{
+    bs_tls *tls = bs_thread();
+    tls->getargs_frame = sc.frame;
+    struct bs_getargs_state *s = tls->getargs;
+    if (!s)
+        return;
+    for (unsigned i = sc.mark; !ok && i < s->n; i++) {
+        Py_buffer *view = s->views[i];
         if (view->obj || !bs_core_state.active || tls->guard)
             continue;
         /* cleared by getargs' cleanup (PyBuffer_Release): its release */
@@ -152,7 +257,7 @@ static void getargs_leave(unsigned mark, int ok)
         bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_HOLDER};
         ev.thread = (uint32_t)tls->tid;
         ev.view = (uint64_t)(uintptr_t)view;
-        ev.obj = (uint64_t)(uintptr_t)getargs_objs[i];
+        ev.obj = (uint64_t)(uintptr_t)s->objs[i];
         slots_view_fields(&ev.v, view);
         if (!bs_core_state.late)
             ev.stack = capture_stack_at(BS_NATIVE_NONE, NULL, NULL, 0);
@@ -160,7 +265,7 @@ static void getargs_leave(unsigned mark, int ok)
             engine_process(bs_core_state.engine, &ev);
         tls->guard--;
     }
-    getargs_n = mark;
+    s->n = sc.mark;
 }
 
 typedef int (*va_parse_fn)(PyObject *, const char *, va_list);
@@ -172,9 +277,9 @@ static va_parse_kw_fn real_va_parse_kw, real_va_parse_kw_sizet;
 #define GETARGS_WRAP(name, real, params, args)                                                \
     static int name params                                                                    \
     {                                                                                         \
-        unsigned mark = getargs_enter();                                                      \
+        getargs_scope sc = getargs_enter((uintptr_t)__builtin_frame_address(0));              \
         int r = real args;                                                                    \
-        getargs_leave(mark, r);                                                               \
+        getargs_leave(sc, r);                                                                 \
         return r;                                                                             \
     }
 #define GETARGS_WRAP_VARARGS(name, real, params, last, args)                                  \
@@ -182,10 +287,10 @@ static va_parse_kw_fn real_va_parse_kw, real_va_parse_kw_sizet;
     {                                                                                         \
         va_list va;                                                                           \
         va_start(va, last);                                                                   \
-        unsigned mark = getargs_enter();                                                      \
+        getargs_scope sc = getargs_enter((uintptr_t)__builtin_frame_address(0));              \
         int r = real args;                                                                    \
         va_end(va);                                                                           \
-        getargs_leave(mark, r);                                                               \
+        getargs_leave(sc, r);                                                                 \
         return r;                                                                             \
     }
 

@@ -155,9 +155,13 @@ void callsite_release(void *view);
  * bufsan itself. Safe to call repeatedly (only new entries are written). */
 int callsites_patch_loaded_objects(void);
 
-/* A PyArg_Parse* call an extension made through its GOT (callsites.c) is
- * running: VIEW, filled for EXPORTER and tracked, is released by getargs
- * itself if the parse fails. */
+/* Is VIEW the Py_buffer of an extension's PyArg_Parse* call in progress
+ * (callsites.c): on the stack above the wrapper of that call? */
+int getargs_caller_view(const Py_buffer *view);
+/* VIEW, filled for EXPORTER and tracked, is released by getargs itself if
+ * the parse in progress fails. */
 void getargs_note_fill(Py_buffer *view, PyObject *exporter);
+/* VIEW, on this thread's stack, was filled for EXPORTER and not tracked. */
+void getargs_note_untracked_fill(const Py_buffer *view, const PyObject *exporter);
 
 #endif

@@ -594,14 +594,15 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
          * and, on a static interpreter, at a view object's release paths
          * (holders.c): track the export only when the consumer is one of
          * those (else it could never match). */
-        if (bs_on_own_stack(view) && capture_view_owned_outside(view)) {
-            /* the Py_buffer of an extension's call into the C-API
-             * (PyArg_ParseTuple's "y*"): the extension releases it, at a
-             * call site bufsan sees */
+        if (getargs_caller_view(view)) {
+            /* the Py_buffer of an extension's PyArg_ParseTuple ("y*"): the
+             * extension releases it, at a call site bufsan sees */
             BS_COUNT(exports_extension_owned);
             getargs_note_fill(view, exporter);
         } else if (!holders_active || !held_by_view_object(view, flags, pc)) {
             BS_COUNT(exports_untracked);
+            if (bs_on_own_stack(view))
+                getargs_note_untracked_fill(view, exporter);
             /* a short-lived consumer inside a static interpreter, whose
              * release is inlined or a direct call: checked against the
              * exports of the same exporter that are tracked (a memoryview's

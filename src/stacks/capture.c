@@ -251,26 +251,6 @@ uint32_t capture_stack_nogil(void)
     return id;
 }
 
-int capture_view_owned_outside(const void *view)
-{
-    unw_context_t uc;
-    unw_cursor_t c;
-    if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
-        return 0;
-    for (int k = 0; k < PROBE_FRAMES + CORE_FRAMES && unw_step(&c) > 0; k++) {
-        unw_word_t ip, sp;
-        if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || unw_get_reg(&c, UNW_REG_SP, &sp) != 0)
-            return 0;
-        if (ip >= bs_core_state.text_start && ip < bs_core_state.text_end)
-            continue;
-        if (!bs_core_inside((uintptr_t)ip))
-            /* this frame's stack pointer at its call: its locals lie at
-             * or above it, the interpreter's callees' below */
-            return (uintptr_t)view >= (uintptr_t)sp;
-    }
-    return 0;
-}
-
 uint64_t capture_function_start(uint64_t pc)
 {
     unw_proc_info_t pi;

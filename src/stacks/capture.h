@@ -46,14 +46,6 @@ uint32_t capture_stack_nogil(void);
  * pyframes_capture_of), no native frames: a depot id, 0 when it has none. */
 uint32_t capture_python_stack_of(void *tstate);
 
-/* Does the Py_buffer VIEW, on this thread's stack, belong to the code
- * outside the interpreter that is calling it now: is VIEW in the frame of
- * the innermost such caller among the innermost frames, or an outer one?
- * (PyArg_ParseTuple's "y*" fills its caller's Py_buffer: the extension
- * releases it. bytes(x) called by an extension fills one of the
- * interpreter's frames: the interpreter releases it.) */
-int capture_view_owned_outside(const void *view);
-
 /* The entry address of the function a stack's return address PC lies in
  * (libunwind's unwind info), or 0. */
 uint64_t capture_function_start(uint64_t pc);

@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -140,6 +141,10 @@ def main():
             print(f"  {f.get('check')}: {f.get('message')} at {where}")
     if ok:
         print("OK: same results, no findings:", " | ".join(s1))
+        shutil.rmtree(logdir, ignore_errors=True)
+    else:
+        # kept: the full records of what failed, readable after the run
+        print("bufsan's logs kept in", logdir)
     return 0 if ok else 1
 
 

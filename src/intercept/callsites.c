@@ -136,7 +136,7 @@ struct bs_getargs_state {
     unsigned n;
     Py_buffer *views[GETARGS_MAX];
     PyObject *objs[GETARGS_MAX];
-    struct {
+    struct bs_fill {
         uintptr_t view, obj;
     } fills[FILL_SETS][FILL_WAYS];
     unsigned char next[FILL_SETS];
@@ -197,33 +197,36 @@ void getargs_note_fill(Py_buffer *view, PyObject *exporter)
     }
 }
 
+/* The table entry of VIEW in S, or NULL. */
+static struct bs_fill *find_fill(struct bs_getargs_state *s, const Py_buffer *view)
+{
+    struct bs_fill *set = s->fills[fill_set(view)];
+    for (int w = 0; w < FILL_WAYS; w++)
+        if (set[w].view == (uintptr_t)view)
+            return &set[w];
+    return NULL;
+}
+
 void getargs_note_untracked_fill(const Py_buffer *view, const PyObject *exporter)
 {
     struct bs_getargs_state *s = state(bs_thread());
     if (!s)
         return;
-    unsigned k = fill_set(view);
-    for (int w = 0; w < FILL_WAYS; w++)
-        if (s->fills[k][w].view == (uintptr_t)view) {
-            s->fills[k][w].obj = (uintptr_t)exporter;
-            return;
-        }
-    unsigned w = s->next[k]++ % FILL_WAYS;
-    s->fills[k][w].view = (uintptr_t)view;
-    s->fills[k][w].obj = (uintptr_t)exporter;
+    struct bs_fill *f = find_fill(s, view);
+    if (!f) {
+        unsigned k = fill_set(view);
+        f = &s->fills[k][s->next[k]++ % FILL_WAYS];
+        f->view = (uintptr_t)view;
+    }
+    f->obj = (uintptr_t)exporter;
 }
 
 /* Was VIEW last filled for EXPORTER by an untracked fill? */
 static int untracked_fill(const Py_buffer *view, const PyObject *exporter)
 {
     struct bs_getargs_state *s = bs_thread()->getargs;
-    if (!s)
-        return 0;
-    unsigned k = fill_set(view);
-    for (int w = 0; w < FILL_WAYS; w++)
-        if (s->fills[k][w].view == (uintptr_t)view)
-            return s->fills[k][w].obj == (uintptr_t)exporter;
-    return 0;
+    const struct bs_fill *f = s ? find_fill(s, view) : NULL;
+    return f && f->obj == (uintptr_t)exporter;
 }
 
 typedef struct {
@@ -250,19 +253,17 @@ static void getargs_leave(getargs_scope sc, int ok)
         return;
     for (unsigned i = sc.mark; !ok && i < s->n; i++) {
         Py_buffer *view = s->views[i];
-        if (view->obj || !bs_core_state.active || tls->guard)
+        PyObject *o = s->objs[i]; /* alive: the parsed arguments hold it */
+        if (view->obj || !bs_core_state.active || tls->guard ||
+            !engine_has_live_view(bs_core_state.engine, (uint64_t)(uintptr_t)view,
+                                  (uint64_t)(uintptr_t)o))
             continue;
-        /* cleared by getargs' cleanup (PyBuffer_Release): its release */
+        /* cleared by getargs' cleanup (PyBuffer_Release): its release, made
+         * by the interpreter (the Python line names it) */
         tls->guard++;
-        bs_event ev = {.kind = BS_EV_RELEASE, .source = BS_SRC_HOLDER};
-        ev.thread = (uint32_t)tls->tid;
-        ev.view = (uint64_t)(uintptr_t)view;
-        ev.obj = (uint64_t)(uintptr_t)s->objs[i];
-        slots_view_fields(&ev.v, view);
-        if (!bs_core_state.late)
-            ev.stack = capture_stack_at(BS_NATIVE_NONE, NULL, NULL, 0);
-        if (engine_has_live_view(bs_core_state.engine, ev.view, ev.obj))
-            engine_process(bs_core_state.engine, &ev);
+        bs_event ev = {0};
+        release_event_fill(&ev, view, o, BS_SRC_HOLDER, BS_NATIVE_NONE, NULL, NULL);
+        engine_process(bs_core_state.engine, &ev);
         tls->guard--;
     }
     s->n = sc.mark;

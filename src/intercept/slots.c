@@ -580,6 +580,7 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
         return rc; /* a view->obj that is no object: its release cannot go well */
     PyObject *exporter = owner;
     const Py_buffer *holds = NULL;
+    int release_unseen = 0;
     if (pep688 && pyver_wrapped_exporter(owner) == obj) {
         /* PEP 688: view->obj is the wrapper, the exporter is the class's
          * instance; the release goes through the wrapper's slot */
@@ -607,15 +608,10 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
              * release is inlined or a direct call: checked against the
              * exports of the same exporter that are tracked (a memoryview's
              * hold), as the shared interpreter checks it, but not kept */
-            if (holders_active && engine_has_exporter(bs_core_state.engine,
-                                                      (uint64_t)(uintptr_t)exporter)) {
-                if (!have_snap)
-                    slots_snapshot_view(&snap, view, exporter, flags);
-                tls->slot_pc = pc;
-                slots_record_export(exporter, view, flags, &snap, fields_bad, ctx->builtin, NULL, 1);
-                tls->slot_pc = NULL;
-            }
-            return rc;
+            if (!holders_active ||
+                !engine_has_exporter(bs_core_state.engine, (uint64_t)(uintptr_t)exporter))
+                return rc;
+            release_unseen = 1;
         } else {
             __atomic_fetch_add(&holders_live, 1, __ATOMIC_RELAXED);
         }
@@ -629,7 +625,8 @@ static int wrap_getbuffer(PyObject *obj, Py_buffer *view, int flags, type_ctx *c
     if (!have_snap)
         slots_snapshot_view(&snap, view, exporter, flags);
     tls->slot_pc = pc;
-    slots_record_export(exporter, view, flags, &snap, fields_bad, ctx->builtin, holds, 0);
+    slots_record_export(exporter, view, flags, &snap, fields_bad, ctx->builtin, holds,
+                        release_unseen);
     tls->slot_pc = NULL;
     return rc;
 }

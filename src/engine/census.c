@@ -252,7 +252,7 @@ void census_on_observe(bs_engine *e, const bs_event *ev)
 {
     if (!ev->hashed)
         return;
-    export_rec *x = u64map_get(&e->by_view, ev->view);
+    export_rec *x = engine_view_export(e, ev->view, ev->obj);
     if (!x || x->obj != ev->obj || x->moved || ev->v.buf != x->v.buf || ev->v.len != x->v.len)
         return;
     census_hash(e, x, ev->hash, ev->thread, ev->stack);

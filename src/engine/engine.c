@@ -73,26 +73,69 @@ const char *engine_string(bs_engine *e, uint32_t id)
 
 /* ---- lifecycle -------------------------------------------------------- */
 
-static void init_lock(bs_engine *e)
+static void init_mutex(engine_mutex *m)
 {
-    pthread_mutex_init(&e->lock, NULL);
-    atomic_store(&e->ticket_next, 0);
-    atomic_store(&e->ticket_owner, 0);
+    pthread_mutex_init(&m->mutex, NULL);
+    atomic_store(&m->ticket_next, 0);
+    atomic_store(&m->ticket_owner, 0);
 }
 
-void engine_contended(bs_engine *e) { e->contended = 1; }
+static void free_shards(bs_engine *e)
+{
+    for (unsigned i = 0; e->shards && i < e->nshards; i++) {
+        engine_shard *s = &e->shards[i];
+        u64map_destroy(&s->by_view);
+        u64map_destroy(&s->by_obj);
+        free(s->tomb);
+        pthread_mutex_destroy(&s->lock.mutex);
+    }
+    free(e->shards);
+    e->shards = NULL;
+    e->nshards = 0;
+}
+
+/* N empty shards of NTOMB tombstones each (-1: out of memory). */
+static int make_shards(bs_engine *e, unsigned n, size_t ntomb)
+{
+    e->shards = aligned_alloc(64, n * sizeof *e->shards);
+    if (!e->shards)
+        return -1;
+    memset(e->shards, 0, n * sizeof *e->shards);
+    e->nshards = n;
+    for (unsigned i = 0; i < n; i++) {
+        engine_shard *s = &e->shards[i];
+        init_mutex(&s->lock);
+        s->ntomb = ntomb;
+        if (!(s->tomb = calloc(ntomb, sizeof *s->tomb)) ||
+            u64map_init(&s->by_view, n == 1 ? 1024 : 256) < 0 ||
+            u64map_init(&s->by_obj, n == 1 ? 1024 : 256) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void engine_contended(bs_engine *e)
+{
+    e->contended = 1;
+    if (e->nshards != 1 || e->shards[0].by_obj.len || e->shards[0].nlive)
+        return; /* too late to split: one shard, a ticket lock */
+    free_shards(e);
+    if (make_shards(e, N_SHARDS, N_SHARD_TOMBSTONES) < 0) {
+        free_shards(e);
+        if (make_shards(e, 1, N_TOMBSTONES) < 0)
+            abort(); /* no memory for one empty registry at startup */
+    }
+}
 
 bs_engine *engine_new(const bs_options *opts, bs_finding_sink sink, void *sink_ctx)
 {
     bs_engine *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    init_lock(e);
     e->opts = opts;
     e->sink = sink;
     e->sink_ctx = sink_ctx;
-    if (u64map_init(&e->by_view, 1024) < 0 || u64map_init(&e->by_obj, 1024) < 0 ||
-        u64map_init(&e->string_ids, 256) < 0) {
+    if (make_shards(e, 1, N_TOMBSTONES) < 0 || u64map_init(&e->string_ids, 256) < 0) {
         engine_free(e);
         return NULL;
     }
@@ -116,31 +159,32 @@ void engine_free(bs_engine *e)
 {
     if (!e)
         return;
-    for (int k = 0; k < N_THREAD_LISTS; k++)
-        for (export_rec *x = e->live[k], *n; x; x = n) {
-            n = x->next;
-            mutation_free_record(x);
-            free(x);
-        }
-    for (int i = 0; i < N_THREAD_LISTS; i++)
-        for (export_rec *x = e->free_exports[i], *n; x; x = n) {
-            n = x->next;
-            free(x);
-        }
+    for (unsigned i = 0; i < e->nshards; i++) {
+        engine_shard *s = &e->shards[i];
+        for (int k = 0; k < N_THREAD_LISTS; k++)
+            for (export_rec *x = s->live[k], *n; x; x = n) {
+                n = x->next;
+                mutation_free_record(x);
+                free(x);
+            }
+        for (int k = 0; k < N_THREAD_LISTS; k++)
+            for (export_rec *x = s->free_exports[k], *n; x; x = n) {
+                n = x->next;
+                free(x);
+            }
+        for (size_t k = 0; k < s->by_obj.cap; k++)
+            if (s->by_obj.keys[k]) {
+                exporter_rec *o = s->by_obj.vals[k];
+                free_pending(o);
+                free(o);
+            }
+    }
     mutation_free_recycled(e);
-    for (size_t i = 0; i < e->by_obj.cap; i++)
-        if (e->by_obj.keys[i]) {
-            exporter_rec *o = e->by_obj.vals[i];
-            free_pending(o);
-            free(o);
-        }
     for (size_t i = 0; i < e->nstrings; i++)
         free(e->strings[i]);
     free(e->strings);
-    u64map_destroy(&e->by_view);
-    u64map_destroy(&e->by_obj);
+    free_shards(e);
     u64map_destroy(&e->string_ids);
-    pthread_mutex_destroy(&e->lock);
     free(e);
 }
 
@@ -151,7 +195,7 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* The lock is held for a few hundred nanoseconds per event. Where the GIL
+/* A lock is held for a few hundred nanoseconds per event. Where the GIL
  * serialises events, glibc's mutex costs nothing but its fast path. Where
  * threads contend for it (a free-threaded build), a mutex is unfair: the
  * thread that just released it takes it again before the waiter runs, the
@@ -161,34 +205,49 @@ static inline void cpu_relax(void)
  * waiter the same way). A ticket lock hands it over in arrival order; a
  * waiter that spins long (more threads than CPUs, its predecessor not
  * running) yields its CPU. */
-void engine_lock(bs_engine *e)
+static void mutex_lock(const bs_engine *e, engine_mutex *m)
 {
     if (!e->contended) {
-        pthread_mutex_lock(&e->lock);
+        pthread_mutex_lock(&m->mutex);
         return;
     }
-    uint32_t t = atomic_fetch_add_explicit(&e->ticket_next, 1, memory_order_relaxed);
+    uint32_t t = atomic_fetch_add_explicit(&m->ticket_next, 1, memory_order_relaxed);
     for (unsigned spins = 0;
-         atomic_load_explicit(&e->ticket_owner, memory_order_acquire) != t; spins++) {
+         atomic_load_explicit(&m->ticket_owner, memory_order_acquire) != t; spins++) {
         cpu_relax();
         if (spins >= 2000)
             sched_yield();
     }
 }
 
-void engine_unlock(bs_engine *e)
+static void mutex_unlock(const bs_engine *e, engine_mutex *m)
 {
     if (!e->contended) {
-        pthread_mutex_unlock(&e->lock);
+        pthread_mutex_unlock(&m->mutex);
         return;
     }
-    uint32_t o = atomic_load_explicit(&e->ticket_owner, memory_order_relaxed);
-    atomic_store_explicit(&e->ticket_owner, o + 1, memory_order_release);
+    uint32_t o = atomic_load_explicit(&m->ticket_owner, memory_order_relaxed);
+    atomic_store_explicit(&m->ticket_owner, o + 1, memory_order_release);
+}
+
+/* Every shard, in order: a thread that holds one shard's lock never takes
+ * another, so this order is the only one. */
+void engine_lock(bs_engine *e)
+{
+    for (unsigned i = 0; i < e->nshards; i++)
+        mutex_lock(e, &e->shards[i].lock);
+}
+
+void engine_unlock(bs_engine *e)
+{
+    for (unsigned i = e->nshards; i-- > 0;)
+        mutex_unlock(e, &e->shards[i].lock);
 }
 
 void engine_after_fork_child(bs_engine *e)
 {
-    init_lock(e);
+    for (unsigned i = 0; i < e->nshards; i++)
+        init_mutex(&e->shards[i].lock);
     for (export_rec *x = live_first(e); x; x = live_next(e, x))
         x->inherited = 1;
 }
@@ -232,20 +291,21 @@ void bs_flag_names(int32_t flags, char *buf, size_t len)
  * unless the caller already removed it (IN_VIEW_MAP 0). */
 static void unlink_export(bs_engine *e, export_rec *x, int in_view_map)
 {
+    engine_shard *s = shard_of(e, x->obj);
     if (x->prev)
         x->prev->next = x->next;
     else
-        e->live[thread_list(x->thread)] = x->next;
+        s->live[thread_list(x->thread)] = x->next;
     if (x->next)
         x->next->prev = x->prev;
-    e->nlive--;
+    s->nlive--;
     if (export_writable_grant(x))
-        __atomic_store_n(&e->nwritable, e->nwritable - 1, __ATOMIC_RELAXED);
+        __atomic_fetch_sub(&e->nwritable, 1, __ATOMIC_RELAXED);
     mutation_on_gone(e, x);
     if (e->census)
         census_on_gone(e, x);
-    if (in_view_map && x->in_view_map && u64map_get(&e->by_view, x->view) == x)
-        u64map_del(&e->by_view, x->view);
+    if (in_view_map && x->in_view_map && u64map_get(&s->by_view, x->view) == x)
+        u64map_del(&s->by_view, x->view);
     exporter_rec *owner = x->owner;
     if (x->obj_prev)
         x->obj_prev->obj_next = x->obj_next;
@@ -258,11 +318,12 @@ static void unlink_export(bs_engine *e, export_rec *x, int in_view_map)
 
 static void add_tombstone(bs_engine *e, const export_rec *x, const bs_event *rel)
 {
-    uint64_t seq = ++e->tomb_next; /* 1-based */
+    engine_shard *s = shard_of(e, x->obj);
+    uint64_t seq = ++s->tomb_next; /* 1-based */
     /* the entry overwritten may be the newest of its object's chain: that
      * chain's walk (forget_tombstones) stops at it, seeing another seq
      * there (its owner is not read: it was a cache miss at every release) */
-    tombstone *t = &e->tomb[(seq - 1) % N_TOMBSTONES];
+    tombstone *t = &s->tomb[(seq - 1) % s->ntomb];
     t->view = x->view;
     t->obj = x->obj;
     t->buf = x->v.buf;
@@ -284,10 +345,11 @@ static void add_tombstone(bs_engine *e, const export_rec *x, const bs_event *rel
  * reused. Follows the chain; an entry the ring has overwritten ends it. */
 static void forget_tombstones(bs_engine *e, exporter_rec *o)
 {
+    engine_shard *s = shard_of(e, o->obj);
     uint64_t seq = o->tomb_seq;
     o->tomb_seq = 0;
-    while (seq && e->tomb_next - seq < N_TOMBSTONES) {
-        tombstone *t = &e->tomb[(seq - 1) % N_TOMBSTONES];
+    while (seq && s->tomb_next - seq < s->ntomb) {
+        tombstone *t = &s->tomb[(seq - 1) % s->ntomb];
         if (t->seq != seq || t->owner != o)
             break;
         seq = t->prev_seq;
@@ -322,15 +384,15 @@ void finding_add_stack(bs_finding *f, const char *role, const char *title, uint3
     s->stack = stack;
 }
 
-/* Titles live in a small rotating pool of the engine: findings are made and
- * consumed under its lock. (Not thread-local: 2 KiB would not fit the
+/* Titles are written into the finding itself: findings of different
+ * shards are made at once. (Not thread-local: 2 KiB would not fit the
  * static TLS room the initial-exec core relies on.) */
-const char *finding_title(bs_engine *e, const char *fmt, uint32_t thread, int32_t flags)
+const char *finding_title(bs_finding *f, const char *fmt, uint32_t thread, int32_t flags)
 {
     char fl[128];
     bs_flag_names(flags, fl, sizeof fl);
-    char *out = e->title_pool[e->title_next++ % BS_MAX_FINDING_STACKS];
-    snprintf(out, sizeof e->title_pool[0], fmt, thread, fl);
+    char *out = f->titles[f->ntitles < BS_MAX_FINDING_STACKS ? f->ntitles++ : BS_MAX_FINDING_STACKS];
+    snprintf(out, sizeof f->titles[0], fmt, thread, fl);
     return out;
 }
 
@@ -356,22 +418,21 @@ static uint32_t *obj_count(bs_engine *e, uint64_t obj)
 
 static void count_exporter(bs_engine *e, uint64_t obj, int delta)
 {
-    uint32_t *c = obj_count(e, obj);
-    __atomic_store_n(c, *c + (uint32_t)delta, __ATOMIC_RELAXED);
+    __atomic_fetch_add(obj_count(e, obj), (uint32_t)delta, __ATOMIC_RELAXED);
 }
 
 static void recycle_export(bs_engine *e, export_rec *x)
 {
-    export_rec **list = &e->free_exports[thread_list(x->thread)];
+    export_rec **list = &shard_of(e, x->obj)->free_exports[thread_list(x->thread)];
     x->next = *list;
     *list = x;
 }
 
-/* A zeroed record for an export by THREAD: a recycled one of its own, or
- * a new one (NULL: out of memory). */
-static export_rec *take_export(bs_engine *e, uint32_t thread)
+/* A zeroed record for an export by THREAD in shard S: a recycled one of
+ * its own, or a new one (NULL: out of memory). */
+static export_rec *take_export(engine_shard *s, uint32_t thread)
 {
-    export_rec **list = &e->free_exports[thread_list(thread)];
+    export_rec **list = &s->free_exports[thread_list(thread)];
     export_rec *x = *list;
     if (!x)
         return calloc(1, sizeof *x);
@@ -384,14 +445,15 @@ static void on_export(bs_engine *e, const bs_event *ev)
 {
     if (!ev->view || !ev->obj)
         return; /* not a real export (a damaged trace): 0 is no map key */
-    exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
+    engine_shard *s = shard_of(e, ev->obj);
+    exporter_rec *o = u64map_get(&s->by_obj, ev->obj);
     if (!o && ev->release_unseen)
         return; /* nothing tracked to check it against */
     if (!o) {
         if (!(o = calloc(1, sizeof *o)))
             return;
         o->obj = ev->obj;
-        if (u64map_put(&e->by_obj, ev->obj, o) < 0) {
+        if (u64map_put(&s->by_obj, ev->obj, o) < 0) {
             free(o);
             return;
         }
@@ -401,7 +463,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
     mutation_on_export(e, ev, o);
     if (ev->release_unseen)
         return;
-    export_rec *x = take_export(e, ev->thread);
+    export_rec *x = take_export(s, ev->thread);
     if (!x)
         return;
     x->view = ev->view;
@@ -419,7 +481,7 @@ static void on_export(bs_engine *e, const bs_event *ev)
     x->context = e->context;
     x->owner = o;
     export_rec *old;
-    if (u64map_exchange(&e->by_view, ev->view, x, (void **)&old) < 0) {
+    if (u64map_exchange(&s->by_view, ev->view, x, (void **)&old) < 0) {
         recycle_export(e, x);
         return;
     }
@@ -429,14 +491,14 @@ static void on_export(bs_engine *e, const bs_event *ev)
          * the view map. */
         old->in_view_map = 0;
     }
-    export_rec **live = &e->live[thread_list(x->thread)];
+    export_rec **live = &s->live[thread_list(x->thread)];
     x->next = *live;
     if (*live)
         (*live)->prev = x;
     *live = x;
-    e->nlive++;
+    s->nlive++;
     if (export_writable_grant(x))
-        __atomic_store_n(&e->nwritable, e->nwritable + 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&e->nwritable, 1, __ATOMIC_RELAXED);
 
     x->obj_next = o->exports;
     if (o->exports)
@@ -446,6 +508,38 @@ static void on_export(bs_engine *e, const bs_event *ev)
     mutation_after_export(e, x, ev);
     if (e->census)
         census_on_export(e, x, ev);
+}
+
+/* The shard whose view map holds VIEW, filled for OBJ: OBJ's, or where
+ * OBJ is not known (0), the one that holds VIEW (every shard locked). */
+static engine_shard *view_shard(bs_engine *e, uint64_t view, uint64_t obj)
+{
+    if (obj || e->nshards == 1)
+        return shard_of(e, obj);
+    for (unsigned i = 0; i < e->nshards; i++)
+        if (u64map_get(&e->shards[i].by_view, view))
+            return &e->shards[i];
+    return e->shards;
+}
+
+export_rec *engine_view_export(bs_engine *e, uint64_t view, uint64_t obj)
+{
+    if (obj || e->nshards == 1)
+        return u64map_get(&shard_of(e, obj)->by_view, view);
+    for (unsigned i = 0; i < e->nshards; i++) {
+        export_rec *x = u64map_get(&e->shards[i].by_view, view);
+        if (x)
+            return x;
+    }
+    return NULL;
+}
+
+size_t engine_nlive_locked(const bs_engine *e)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < e->nshards; i++)
+        n += e->shards[i].nlive;
+    return n;
 }
 
 /* Does the released copy R of a view agree with what export X was filled
@@ -464,7 +558,7 @@ static int copy_agrees(const export_rec *x, const bs_view_fields *r)
 
 export_rec *engine_find_copy(bs_engine *e, uint64_t obj, const bs_view_fields *r, int *ambiguous)
 {
-    exporter_rec *o = u64map_get(&e->by_obj, obj);
+    exporter_rec *o = engine_exporter(e, obj);
     export_rec *found = NULL;
     int n = 0;
     for (export_rec *x = o ? o->exports : NULL; x; x = x->obj_next)
@@ -486,7 +580,7 @@ export_rec *engine_find_copy(bs_engine *e, uint64_t obj, const bs_view_fields *r
 static export_rec *match_release(bs_engine *e, const bs_event *ev, int *in_view_map, int *pending)
 {
     *pending = 0;
-    export_rec *x = u64map_del(&e->by_view, ev->view);
+    export_rec *x = u64map_del(&view_shard(e, ev->view, ev->obj)->by_view, ev->view);
     if (x && (!ev->obj || x->obj == ev->obj)) {
         *in_view_map = 0;
         return x;
@@ -517,10 +611,11 @@ static export_rec *match_release(bs_engine *e, const bs_event *ev, int *in_view_
 
 static const tombstone *find_tombstone(bs_engine *e, const bs_event *ev)
 {
-    size_t n = e->tomb_next < N_TOMBSTONES ? e->tomb_next : N_TOMBSTONES;
+    engine_shard *s = shard_of(e, ev->obj);
+    size_t n = s->tomb_next < s->ntomb ? s->tomb_next : s->ntomb;
     /* newest first */
     for (size_t k = 0; k < n; k++) {
-        const tombstone *t = &e->tomb[(e->tomb_next - 1 - k) % N_TOMBSTONES];
+        const tombstone *t = &s->tomb[(s->tomb_next - 1 - k) % s->ntomb];
         if (!t->obj || t->obj != ev->obj)
             continue;
         if (t->view == ev->view ||
@@ -614,11 +709,11 @@ static void on_release(bs_engine *e, const bs_event *ev)
             f.count = 1;
             f.bytes = x->v.len;
             if (ev->slot_stack)
-                finding_add_stack(&f, "slot", finding_title(e, "the bf_releasebuffer function is:", 0, 0),
+                finding_add_stack(&f, "slot", finding_title(&f, "the bf_releasebuffer function is:", 0, 0),
                           ev->thread, ev->slot_stack);
-            finding_add_stack(&f, "release", finding_title(e, "released by thread T%u at:", ev->thread, 0),
+            finding_add_stack(&f, "release", finding_title(&f, "released by thread T%u at:", ev->thread, 0),
                       ev->thread, ev->stack);
-            finding_add_stack(&f, "acquire", finding_title(e, "acquired by thread T%u with %s at:", x->thread,
+            finding_add_stack(&f, "acquire", finding_title(&f, "acquired by thread T%u with %s at:", x->thread,
                                                x->flags), x->thread, x->stack);
             engine_emit(e, &f);
         }
@@ -638,7 +733,7 @@ static void on_release(bs_engine *e, const bs_event *ev)
         return;
     }
     if (pending) {
-        exporter_rec *o = u64map_get(&e->by_obj, ev->obj);
+        exporter_rec *o = engine_exporter(e, ev->obj);
         if (o)
             pend_release(o, ev);
         return;
@@ -667,16 +762,16 @@ static void on_release(bs_engine *e, const bs_event *ev)
     f.exporter_readonly = ev->v.readonly;
     f.count = 1;
     f.bytes = ev->v.len;
-    finding_add_stack(&f, "release", finding_title(e, "released by thread T%u at:", ev->thread, 0), ev->thread,
+    finding_add_stack(&f, "release", finding_title(&f, "released by thread T%u at:", ev->thread, 0), ev->thread,
               ev->stack);
     if (t) {
         f.has_request = 1;
         f.flags = t->flags;
         finding_add_stack(&f, "earlier-release",
-                  finding_title(e, "the export was already released by thread T%u at:", t->release_thread, 0),
+                  finding_title(&f, "the export was already released by thread T%u at:", t->release_thread, 0),
                   t->release_thread, t->release_stack);
         finding_add_stack(&f, "acquire",
-                  finding_title(e, "acquired by thread T%u with %s at:", t->acquire_thread, t->flags),
+                  finding_title(&f, "acquired by thread T%u with %s at:", t->acquire_thread, t->flags),
                   t->acquire_thread, t->acquire_stack);
     }
     engine_emit(e, &f);
@@ -704,7 +799,7 @@ static void retire_export(bs_engine *e, export_rec *x, int in_view_map)
 
 static void on_dealloc(bs_engine *e, const bs_event *ev)
 {
-    exporter_rec *o = u64map_del(&e->by_obj, ev->obj);
+    exporter_rec *o = u64map_del(&shard_of(e, ev->obj)->by_obj, ev->obj);
     if (!o)
         return;
     count_exporter(e, ev->obj, -1);
@@ -730,10 +825,10 @@ static void on_dealloc(bs_engine *e, const bs_event *ev)
         f.flags = first->flags;
         f.count = o->nlive;
         f.bytes = bytes;
-        finding_add_stack(&f, "dealloc", finding_title(e, "deallocated by thread T%u at:", ev->thread, 0),
+        finding_add_stack(&f, "dealloc", finding_title(&f, "deallocated by thread T%u at:", ev->thread, 0),
                   ev->thread, ev->stack);
         finding_add_stack(&f, "acquire",
-                  finding_title(e, "export acquired by thread T%u with %s at:", first->thread, first->flags),
+                  finding_title(&f, "export acquired by thread T%u with %s at:", first->thread, first->flags),
                   first->thread, first->stack);
         engine_emit(e, &f);
         drop_exports(e, o);
@@ -830,17 +925,21 @@ void engine_thread_outlives_program(bs_engine *e, uint32_t thread, uint32_t stac
 static void on_finalize(bs_engine *e, const bs_event *ev)
 {
     e->finalized = 1;
-    for (size_t i = 0; i < e->by_obj.cap; i++)
-        if (e->by_obj.keys[i] && ((exporter_rec *)e->by_obj.vals[i])->pending)
-            settle_pending(e, e->by_obj.vals[i]);
-    if (!e->nlive)
+    for (unsigned k = 0; k < e->nshards; k++) {
+        u64map *m = &e->shards[k].by_obj;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i] && ((exporter_rec *)m->vals[i])->pending)
+                settle_pending(e, m->vals[i]);
+    }
+    size_t nlive = engine_nlive_locked(e);
+    if (!nlive)
         return;
-    leak_group *g = calloc(e->nlive, sizeof *g);
+    leak_group *g = calloc(nlive, sizeof *g);
     if (!g)
         return;
     size_t ng = 0;
     u64map idx, held;
-    u64map_init(&idx, e->nlive);
+    u64map_init(&idx, nlive);
     /* the views other leaked exports keep alive: their leaks are those */
     u64map_init(&held, 16);
     for (export_rec *x = live_first(e); x; x = live_next(e, x))
@@ -922,7 +1021,7 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
         f.count = g[i].count;
         f.bytes = g[i].bytes;
         f.test = g[i].context ? engine_string(e, g[i].context) : NULL;
-        finding_add_stack(&f, "acquire", finding_title(e, "acquired by thread T%u with %s at:", g[i].thread,
+        finding_add_stack(&f, "acquire", finding_title(&f, "acquired by thread T%u with %s at:", g[i].thread,
                                            g[i].flags), g[i].thread, g[i].stack);
         engine_emit(e, &f);
     }
@@ -935,29 +1034,62 @@ static void on_finalize(bs_engine *e, const bs_event *ev)
  * them goes, silently, the way a deallocation of each exporter would. */
 static void on_lifetime(bs_engine *e)
 {
-    size_t n = 0;
-    uint64_t *objs = e->by_obj.cap ? malloc(e->by_obj.cap * sizeof *objs) : NULL;
-    for (size_t i = 0; objs && i < e->by_obj.cap; i++)
-        if (e->by_obj.keys[i])
-            objs[n++] = e->by_obj.keys[i];
-    for (size_t i = 0; i < n; i++) {
-        exporter_rec *o = u64map_del(&e->by_obj, objs[i]);
-        if (!o)
-            continue;
-        count_exporter(e, objs[i], -1);
-        forget_tombstones(e, o);
-        free_pending(o);
-        drop_exports(e, o);
-        free(o);
+    for (unsigned k = 0; k < e->nshards; k++) {
+        u64map *m = &e->shards[k].by_obj;
+        size_t n = 0;
+        uint64_t *objs = m->cap ? malloc(m->cap * sizeof *objs) : NULL;
+        for (size_t i = 0; objs && i < m->cap; i++)
+            if (m->keys[i])
+                objs[n++] = m->keys[i];
+        for (size_t i = 0; i < n; i++) {
+            exporter_rec *o = u64map_del(m, objs[i]);
+            if (!o)
+                continue;
+            count_exporter(e, objs[i], -1);
+            forget_tombstones(e, o);
+            free_pending(o);
+            drop_exports(e, o);
+            free(o);
+        }
+        free(objs);
     }
-    free(objs);
     e->nfrozen = 0;
     e->finalized = 0;
     e->lifetime++;
 }
 
+/* Can EV be handled under its exporter's shard lock alone? An export,
+ * release or deallocation touches only its exporter's records unless
+ * something reads across exporters: the watched exports (whose memory any
+ * exporter's export may overlap), the census, a trace recorder (whose
+ * events must be in one order). Asked again under the shard lock, where
+ * none of them can change (they change with every shard locked). */
+static int shard_event(const bs_engine *e, const bs_event *ev)
+{
+    return (ev->kind == BS_EV_EXPORT || ev->kind == BS_EV_RELEASE || ev->kind == BS_EV_DEALLOC) &&
+           ev->obj && !ev->hashed && !e->recorder && !e->census &&
+           !__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE);
+}
+
 void engine_process(bs_engine *e, const bs_event *ev)
 {
+    if (e->nshards > 1 && shard_event(e, ev)) {
+        engine_shard *s = shard_of(e, ev->obj);
+        mutex_lock(e, &s->lock);
+        if (shard_event(e, ev)) {
+            if (!e->finalized) {
+                if (ev->kind == BS_EV_EXPORT)
+                    on_export(e, ev);
+                else if (ev->kind == BS_EV_RELEASE)
+                    on_release(e, ev);
+                else
+                    on_dealloc(e, ev);
+            }
+            mutex_unlock(e, &s->lock);
+            return;
+        }
+        mutex_unlock(e, &s->lock);
+    }
     engine_lock(e);
     if (e->recorder)
         e->recorder(ev, e->recorder_ctx);
@@ -989,24 +1121,26 @@ int engine_has_exporter(bs_engine *e, uint64_t obj)
      * is never read stale.) */
     if (__atomic_load_n(obj_count(e, obj), __ATOMIC_RELAXED) == 0)
         return 0;
-    engine_lock(e);
-    int r = u64map_get(&e->by_obj, obj) != NULL;
-    engine_unlock(e);
+    engine_shard *s = shard_of(e, obj);
+    mutex_lock(e, &s->lock);
+    int r = u64map_get(&s->by_obj, obj) != NULL;
+    mutex_unlock(e, &s->lock);
     return r;
 }
 
 int engine_has_live_view(bs_engine *e, uint64_t view, uint64_t obj)
 {
-    engine_lock(e);
-    export_rec *x = u64map_get(&e->by_view, view);
+    engine_shard *s = shard_of(e, obj);
+    mutex_lock(e, &s->lock);
+    export_rec *x = u64map_get(&s->by_view, view);
     int r = x && x->obj == obj;
-    engine_unlock(e);
+    mutex_unlock(e, &s->lock);
     return r;
 }
 
 size_t engine_live_exports(bs_engine *e)
 {
-    return e->nlive;
+    return engine_nlive_locked(e);
 }
 
 void engine_for_each_live_stack(bs_engine *e, void (*fn)(uint32_t, void *), void *ctx)
@@ -1028,8 +1162,8 @@ void engine_set_recorder(bs_engine *e, bs_event_recorder fn, void *ctx)
 void engine_for_each_live_export(bs_engine *e, void (*fn)(const bs_event *, void *), void *ctx)
 {
     /* oldest first, thread list by thread list */
-    for (int k = 0; k < N_THREAD_LISTS; k++) {
-        export_rec *last = e->live[k];
+    for (unsigned k = 0; k < e->nshards * N_THREAD_LISTS; k++) {
+        export_rec *last = e->shards[k / N_THREAD_LISTS].live[k % N_THREAD_LISTS];
         while (last && last->next)
             last = last->next;
         for (export_rec *x = last; x; x = x->prev) {
@@ -1056,14 +1190,14 @@ void engine_add_stack(bs_finding *f, const char *role, const char *title, uint32
     finding_add_stack(f, role, title, thread, stack);
 }
 
-const char *engine_fmt_title(bs_engine *e, const char *fmt, uint32_t thread, int32_t flags)
+const char *engine_fmt_title(bs_finding *f, const char *fmt, uint32_t thread, int32_t flags)
 {
-    return finding_title(e, fmt, thread, flags);
+    return finding_title(f, fmt, thread, flags);
 }
 
 int engine_find_export_locked(bs_engine *e, uint64_t view, bs_export_info *out)
 {
-    export_rec *x = u64map_get(&e->by_view, view);
+    export_rec *x = engine_view_export(e, view, 0);
     if (!x)
         return 0;
     *out = (bs_export_info){x->obj, x->type_name, x->thread, x->stack, x->flags, &x->v,

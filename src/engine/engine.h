@@ -1,7 +1,9 @@
 /* The engine: a registry of live exports and per-exporter state, fed with
  * events, emitting findings. It knows nothing of Python: the same engine
- * runs in the process and over a trace. Thread-safe: one lock around
- * engine_process (events arrive under the GIL in practice). */
+ * runs in the process and over a trace. Thread-safe: engine_process takes
+ * the engine lock (events arrive under the GIL in practice), or, where
+ * threads contend, the lock of the exporter's shard alone for the common
+ * events (see engine_contended). */
 #ifndef BUFSAN_ENGINE_ENGINE_H
 #define BUFSAN_ENGINE_ENGINE_H
 
@@ -46,6 +48,10 @@ typedef struct {
      * one running as it is reported: a leak at exit names the test that
      * acquired its export. NULL: the test running now. */
     const char *test;
+    /* where the stacks' titles are written (finding_title); the last one
+     * takes those beyond BS_MAX_FINDING_STACKS, which are not kept */
+    char titles[BS_MAX_FINDING_STACKS + 1][320];
+    int ntitles;
 } bs_finding;
 
 /* Where findings go. */
@@ -96,9 +102,11 @@ void engine_after_fork_child(bs_engine *e);
  * without clearing its frames. What it holds at the end is not reported as
  * leaked-export. */
 void engine_thread_outlives_program(bs_engine *e, uint32_t thread, uint32_t stack);
+/* Locks the whole engine (every shard). */
 void engine_lock(bs_engine *e);
-/* Threads will contend for E (a free-threaded build): its lock is a ticket
- * lock, handed over in arrival order (engine_lock). Call before any other
+/* Threads will contend for E (a free-threaded build): its registry is
+ * split into shards by exporter, each with a ticket lock, handed over in
+ * arrival order (engine_lock). Call before any event and before any other
  * thread uses E. */
 void engine_contended(bs_engine *e);
 void engine_unlock(bs_engine *e);

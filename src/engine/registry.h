@@ -139,50 +139,69 @@ typedef struct {
 #define N_TOMBSTONES 4096
 #define N_THREAD_LISTS 8
 #define N_OBJ_FILTER 4096
+/* shards of a free-threaded build's registry (engine_contended); a power
+ * of two */
+#define N_SHARDS 8
+/* tombstones per shard there: more in all than one registry keeps, so
+ * that each object's history is as long on average */
+#define N_SHARD_TOMBSTONES 1024
 
 #define BS_MAX_FROZEN_THREADS 256
 
-struct bs_engine {
-    pthread_mutex_t lock;
-    /* a ticket lock where threads contend (engine_contended), see
-     * engine_lock */
+/* A lock: a mutex where the GIL serialises events, a ticket lock where
+ * threads contend (see engine.c, engine_lock). */
+typedef struct {
+    pthread_mutex_t mutex;
     _Atomic uint32_t ticket_next, ticket_owner;
-    char title_pool[BS_MAX_FINDING_STACKS][320]; /* finding_title */
-    unsigned title_next;
-    /* recycled records, no malloc per export: one list per thread (number
-     * mod N_THREAD_LISTS), so that a record goes back to the thread that
-     * acquired it (on a free-threaded build, one list handed each thread's
-     * records to the other, their cache lines with them) */
-    export_rec *free_exports[N_THREAD_LISTS];
-    bs_event_recorder recorder;
-    void *recorder_ctx;
-    const bs_options *opts;
-    bs_finding_sink sink;
-    void *sink_ctx;
-    u64map by_view;      /* view -> export_rec */
-    u64map by_obj;       /* obj -> exporter_rec, until the object's deallocation */
-    /* exporter records per bucket of their objects' addresses (obj_count):
-     * changed under the lock, read without it by engine_has_exporter, which
-     * every deallocation of an exporter type asks */
-    uint32_t obj_filter[N_OBJ_FILTER];
+} engine_mutex;
+
+/* The part of the registry that belongs to some exporters: those whose
+ * address hashes to it (shard_of). One shard unless threads contend: then
+ * an export, release or deallocation that touches nothing but its
+ * exporter's records takes its shard's lock alone, and threads that use
+ * different exporters do not wait for each other. */
+typedef struct engine_shard {
+    engine_mutex lock;
+    u64map by_view; /* view -> export_rec, of this shard's exporters */
+    u64map by_obj;  /* obj -> exporter_rec, until the object's deallocation */
     /* the live exports, one list per thread (number mod N_THREAD_LISTS),
      * newest first: a new export is linked before the last one of its own
      * thread, not another thread's (whose record a free-threaded build
      * had to fetch from the other core at every export) */
     export_rec *live[N_THREAD_LISTS];
-    struct watch_rec *by_mem; /* interval index of the watched exports (rules_mutation.c) */
     size_t nlive;
-    /* live exports granted PyBUF_WRITABLE: changed under the lock, read
-     * without it (engine_writer_watch_list: most releases are not a
-     * writer's, and then cost no lock) */
+    /* recycled records, no malloc per export: one list per thread (number
+     * mod N_THREAD_LISTS), so that a record goes back to the thread that
+     * acquired it (on a free-threaded build, one list handed each thread's
+     * records to the other, their cache lines with them) */
+    export_rec *free_exports[N_THREAD_LISTS];
+    tombstone *tomb; /* a ring of ntomb */
+    size_t ntomb, tomb_next;
+} __attribute__((aligned(64))) engine_shard;
+
+struct bs_engine {
+    engine_shard *shards;
+    unsigned nshards; /* 1, or N_SHARDS where threads contend */
+    int contended;    /* engine_contended: the ticket lock, not the mutex */
+    bs_event_recorder recorder;
+    void *recorder_ctx;
+    const bs_options *opts;
+    bs_finding_sink sink;
+    void *sink_ctx;
+    /* exporter records per bucket of their objects' addresses (obj_count):
+     * changed atomically under a shard's lock, read without it by
+     * engine_has_exporter, which every deallocation of an exporter type
+     * asks */
+    uint32_t obj_filter[N_OBJ_FILTER];
+    struct watch_rec *by_mem; /* interval index of the watched exports (rules_mutation.c) */
+    /* live exports granted PyBUF_WRITABLE: changed atomically under a
+     * shard's lock, read without it (engine_writer_watch_list: most
+     * releases are not a writer's, and then cost no lock) */
     size_t nwritable;
-    tombstone tomb[N_TOMBSTONES];
-    size_t tomb_next;
     char **strings;
     size_t nstrings, capstrings;
     u64map string_ids;   /* hash -> id+1 (collisions resolved by scan) */
     int finalized;
-    int contended; /* engine_contended: the ticket lock, not the mutex */
     uint32_t context; /* the test running now (engine_set_context), 0: none */
     /* the interpreter's lifetime in an embedder that initializes it again
      * after Py_FinalizeEx (BS_EV_LIFETIME): 1, 2, ... */
@@ -193,29 +212,55 @@ struct bs_engine {
     uint32_t frozen_threads[BS_MAX_FROZEN_THREADS];
     uint32_t frozen_stacks[BS_MAX_FROZEN_THREADS]; /* their Python frames then */
     int nfrozen;
-    /* rules_mutation.c: live exports carrying a content hash; written under
-     * the lock with atomic stores, so that it can be tested without it */
+    /* rules_mutation.c: live exports carrying a content hash; written with
+     * every shard locked (atomic stores), so that it can be tested without
+     * a lock, and under one shard's lock stays what it is */
     struct watch_rec *watched;
     struct watch_rec *free_watches; /* recycled side records (next-linked) */
     bs_census *census; /* the exporter census, or NULL (engine_set_census) */
 };
 
+/* The shard of the exporter at OBJ. */
+static inline engine_shard *shard_of(const bs_engine *e, uint64_t obj)
+{
+    if (e->nshards == 1)
+        return e->shards;
+    return &e->shards[((obj >> 4) * 0x9e3779b97f4a7c15ULL) >> 61];
+}
+_Static_assert(N_SHARDS == 1 << 3, "shard_of takes the top 3 bits");
+
 /* The per-thread lists (live, free_exports) of THREAD. */
 static inline unsigned thread_list(uint32_t thread) { return thread % N_THREAD_LISTS; }
 
-/* Every live export: for (x = live_first(e); x; x = live_next(e, x)),
- * thread list by thread list, newest first within each. */
+/* Every live export, with every shard locked: for (x = live_first(e); x;
+ * x = live_next(e, x)), shard by shard, thread list by thread list,
+ * newest first within each. */
 static inline export_rec *live_from(const bs_engine *e, unsigned k)
 {
-    for (; k < N_THREAD_LISTS; k++)
-        if (e->live[k])
-            return e->live[k];
+    for (; k < e->nshards * N_THREAD_LISTS; k++) {
+        export_rec *x = e->shards[k / N_THREAD_LISTS].live[k % N_THREAD_LISTS];
+        if (x)
+            return x;
+    }
     return NULL;
 }
 static inline export_rec *live_first(const bs_engine *e) { return live_from(e, 0); }
 static inline export_rec *live_next(const bs_engine *e, const export_rec *x)
 {
-    return x->next ? x->next : live_from(e, thread_list(x->thread) + 1);
+    if (x->next)
+        return x->next;
+    unsigned shard = (unsigned)(shard_of(e, x->obj) - e->shards);
+    return live_from(e, shard * N_THREAD_LISTS + thread_list(x->thread) + 1);
+}
+/* The live exports of every shard. */
+size_t engine_nlive_locked(const bs_engine *e);
+/* The live export filled into VIEW: in OBJ's shard, or where OBJ is not
+ * known (0), in any (every shard locked). */
+export_rec *engine_view_export(bs_engine *e, uint64_t view, uint64_t obj);
+/* OBJ's exporter record, or NULL. */
+static inline exporter_rec *engine_exporter(bs_engine *e, uint64_t obj)
+{
+    return u64map_get(&shard_of(e, obj)->by_obj, obj);
 }
 
 /* Sends F to the sink at the severity the options give its check. */
@@ -229,7 +274,7 @@ static inline int engine_check_off(const bs_engine *e, bs_check_id check)
 void finding_add_stack(bs_finding *f, const char *role, const char *title, uint32_t thread,
                        uint32_t stack);
 /* "acquired by thread T%u with %s at:" with the thread and the flag names. */
-const char *finding_title(bs_engine *e, const char *fmt, uint32_t thread, int32_t flags);
+const char *finding_title(bs_finding *f, const char *fmt, uint32_t thread, int32_t flags);
 /* The live export of OBJ whose view a consumer copied before releasing the
  * copy R: the only one whose fields all agree with R, or NULL (*AMBIGUOUS:
  * several agree). */

@@ -115,10 +115,10 @@ static void report_moved(bs_engine *e, export_rec *old, const bs_event *ev)
              (unsigned long long)old->v.buf, (long long)old->v.len);
     finding_from_export(e, &f, old);
     finding_add_stack(&f, "acquire",
-                      finding_title(e, "the moved export was acquired by thread T%u with %s at:",
+                      finding_title(&f, "the moved export was acquired by thread T%u with %s at:",
                                     ev->thread, ev->flags), ev->thread, ev->stack);
     finding_add_stack(&f, "other",
-                      finding_title(e, "the earlier export, still live, was acquired by thread T%u "
+                      finding_title(&f, "the earlier export, still live, was acquired by thread T%u "
                                     "with %s at:", old->thread, old->flags),
                       old->thread, old->stack);
     engine_emit(e, &f);
@@ -137,10 +137,10 @@ static void report_writable_shared(bs_engine *e, export_rec *old, const bs_event
     f.flags = ev->flags;
     f.exporter_readonly = ev->v.readonly;
     finding_add_stack(&f, "acquire",
-                      finding_title(e, "acquired by thread T%u with %s at:", ev->thread, ev->flags),
+                      finding_title(&f, "acquired by thread T%u with %s at:", ev->thread, ev->flags),
                       ev->thread, ev->stack);
     finding_add_stack(&f, "other",
-                      finding_title(e, "the other export, still live, was acquired by thread T%u "
+                      finding_title(&f, "the other export, still live, was acquired by thread T%u "
                                     "with %s at:", old->thread, old->flags),
                       old->thread, old->stack);
     engine_emit(e, &f);
@@ -340,20 +340,20 @@ static void report_change(bs_engine *e, export_rec *x, const blame *b)
     finding_from_export(e, &f, x);
     /* the write first, where it was seen: the line a user must look at */
     if (b->slot)
-        finding_add_stack(&f, "writer", finding_title(e, b->title, b->thread, 0), b->thread,
+        finding_add_stack(&f, "writer", finding_title(&f, b->title, b->thread, 0), b->thread,
                           b->stack);
     else if (b->export)
         finding_add_stack(&f, "writer",
-                          finding_title(e, "written through a writable export acquired by thread "
+                          finding_title(&f, "written through a writable export acquired by thread "
                                            "T%u with %s at:", b->export->thread, b->export->flags),
                           b->export->thread, b->export->stack);
     finding_add_stack(&f, "acquire",
-                      finding_title(e, ro ? "acquired by thread T%u with %s at:"
+                      finding_title(&f, ro ? "acquired by thread T%u with %s at:"
                                        : "the reader's export was acquired by thread T%u with %s at:",
                                     x->thread, x->flags),
                       x->thread, x->stack);
     if (!b->slot)
-        finding_add_stack(&f, b->role, finding_title(e, b->title, b->thread, 0), b->thread,
+        finding_add_stack(&f, b->role, finding_title(&f, b->title, b->thread, 0), b->thread,
                           b->stack);
     /* writers first */
     for (int pass = 1; pass >= 0; pass--)
@@ -363,7 +363,7 @@ static void report_change(bs_engine *e, export_rec *x, const blame *b)
                                       o->thread == b->export->thread))
                 continue;
             finding_add_stack(&f, "other",
-                              finding_title(e, pass ? "other export live during the hold (may "
+                              finding_title(&f, pass ? "other export live during the hold (may "
                                                    "write), acquired by thread T%u with %s at:"
                                                  : "other export live during the hold, "
                                                    "acquired by thread T%u with %s at:",
@@ -423,14 +423,14 @@ void mutation_on_observe(bs_engine *e, const bs_event *ev)
 {
     if (!ev->hashed)
         return;
-    export_rec *x = u64map_get(&e->by_view, ev->view);
+    export_rec *x = engine_view_export(e, ev->view, ev->obj);
     if (!x || x->obj != ev->obj)
         return;
     uint32_t p = ev->observe_point <= BS_OBS_WRITE_AFTER ? ev->observe_point : BS_OBS_EXPORT;
     blame b = {observe_roles[p], observe_titles[p], ev->thread, ev->stack, NULL, 0};
     if (p == BS_OBS_WRITE_AFTER) {
         if (ev->writer) {
-            const export_rec *y = u64map_get(&e->by_view, ev->writer);
+            const export_rec *y = engine_view_export(e, ev->writer, 0);
             if (!y || y == x)
                 return;
             b.export = y;
@@ -467,7 +467,7 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_vie
         return 0;
     engine_lock(e);
     if (view) {
-        export_rec *x = u64map_get(&e->by_view, view);
+        export_rec *x = engine_view_export(e, view, obj);
         if ((!x || x->obj != obj) && copy)
             x = engine_find_copy(e, obj, copy, NULL); /* as a release matches */
         if (x && x->w && !x->moved && !x->reported) {
@@ -477,7 +477,7 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_vie
         }
     } else {
         /* one exporter: its own exports (cheap when many are watched) */
-        exporter_rec *o = obj ? u64map_get(&e->by_obj, obj) : NULL;
+        exporter_rec *o = obj ? engine_exporter(e, obj) : NULL;
         if (obj && !o) {
             engine_unlock(e);
             return 0;
@@ -538,7 +538,7 @@ size_t engine_writer_watch_list(bs_engine *e, uint64_t view, uint64_t obj, bs_wa
         return 0;
     engine_lock(e);
     size_t n = 0;
-    export_rec *y = u64map_get(&e->by_view, view);
+    export_rec *y = engine_view_export(e, view, obj);
     if (y && y->obj == obj && export_writable_grant(y))
         n = overlap_locked(e, y->v.buf, y->v.len, y, out, max);
     engine_unlock(e);

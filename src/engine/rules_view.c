@@ -29,15 +29,15 @@ static void start(bs_engine *e, bs_finding *f, bs_check_id check, const bs_event
 static void finish_call(bs_engine *e, bs_finding *f, const bs_event *ev)
 {
     if (ev->call & BS_CALL_RELEASE)
-        engine_add_stack(f, "release", engine_fmt_title(e, "released by thread T%u at:", ev->thread, 0),
+        engine_add_stack(f, "release", engine_fmt_title(f, "released by thread T%u at:", ev->thread, 0),
                          ev->thread, ev->stack);
     else
         engine_add_stack(f, "acquire",
-                         engine_fmt_title(e, "bf_getbuffer called by thread T%u with %s at:",
+                         engine_fmt_title(f, "bf_getbuffer called by thread T%u with %s at:",
                                           ev->thread, ev->flags),
                          ev->thread, ev->stack);
     if (f->check != BS_CHECK_NO_GIL && ev->slot_stack)
-        engine_add_stack(f, "slot", engine_fmt_title(e, "the bf_getbuffer function is:", 0, 0),
+        engine_add_stack(f, "slot", engine_fmt_title(f, "the bf_getbuffer function is:", 0, 0),
                          ev->thread, ev->slot_stack);
     engine_emit_locked(e, f);
 }
@@ -174,10 +174,10 @@ void rules_view_on_release(bs_engine *e, const bs_export_info *x, const bs_event
     f.flags = x->flags;
     f.count = 1;
     f.bytes = a->len > 0 ? a->len : 0;
-    engine_add_stack(&f, "release", engine_fmt_title(e, "released by thread T%u at:", ev->thread, 0),
+    engine_add_stack(&f, "release", engine_fmt_title(&f, "released by thread T%u at:", ev->thread, 0),
                      ev->thread, ev->stack);
     engine_add_stack(&f, "acquire",
-                     engine_fmt_title(e, "acquired by thread T%u with %s at:", x->thread, x->flags),
+                     engine_fmt_title(&f, "acquired by thread T%u with %s at:", x->thread, x->flags),
                      x->thread, x->stack);
     engine_emit_locked(e, &f);
 }

@@ -32,9 +32,9 @@ static void report(bs_engine *e, const bs_event *ev, bs_severity max, const char
     f.count = 1;
     f.bytes = ev->v.len;
     finding_add_stack(&f, "acquire",
-                      finding_title(e, "acquired by thread T%u with %s at:", ev->thread, ev->flags),
+                      finding_title(&f, "acquired by thread T%u with %s at:", ev->thread, ev->flags),
                       ev->thread, ev->stack);
-    finding_add_stack(&f, "other", finding_title(e, other_title, other_thread, other_flags),
+    finding_add_stack(&f, "other", finding_title(&f, other_title, other_thread, other_flags),
                       other_thread, other_stack);
     engine_emit(e, &f);
 }
@@ -56,7 +56,7 @@ static void report_ignored(bs_engine *e, const bs_event *ev)
     f.count = 1;
     f.bytes = ev->v.len;
     finding_add_stack(&f, "acquire",
-                      finding_title(e, "acquired by thread T%u with %s at:", ev->thread, ev->flags),
+                      finding_title(&f, "acquired by thread T%u with %s at:", ev->thread, ev->flags),
                       ev->thread, ev->stack);
     engine_emit(e, &f);
 }

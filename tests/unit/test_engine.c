@@ -18,6 +18,18 @@ static void sink(const bs_finding *f, void *ctx)
     c->n++;
 }
 
+/* main runs every test twice: with one registry, then split into shards
+ * as on a free-threaded build (engine_contended) */
+static int sharded;
+
+static bs_engine *new_engine(const bs_options *o, captured *c)
+{
+    bs_engine *e = engine_new(o, sink, c);
+    if (e && sharded)
+        engine_contended(e);
+    return e;
+}
+
 static bs_options opts;
 
 static bs_event export_ev(uint64_t view, uint64_t obj, int64_t len, uint32_t stack)
@@ -42,7 +54,7 @@ static bs_event release_ev(uint64_t view, uint64_t obj, int64_t len, int complet
 static void test_balanced_is_quiet(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     for (int i = 0; i < 100; i++) {
         bs_event x = export_ev(0x1000 + (uint64_t)i * 64, 0x9000, 8, 1);
         engine_process(e, &x);
@@ -63,7 +75,7 @@ static void test_balanced_is_quiet(void)
 static void test_leaks_grouped_by_stack(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     uint32_t ba = engine_intern(e, "bytearray");
     for (int i = 0; i < 3; i++) {
         bs_event x = export_ev(0x1000 + (uint64_t)i * 64, 0x9000 + (uint64_t)i * 64, 10, 7);
@@ -93,7 +105,7 @@ static void test_leaks_grouped_by_stack(void)
 static void test_release_of_copy_matches(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     bs_event x = export_ev(0x1000, 0x9000, 8, 1);
     x.v.internal = 0x42;
     engine_process(e, &x);
@@ -111,7 +123,7 @@ static void test_release_of_copy_matches(void)
 static void test_release_of_ambiguous_copy(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     bs_event a = export_ev(0x1000, 0x9000, 8, 1), b = export_ev(0x1100, 0x9000, 8, 2);
     engine_process(e, &a);
     engine_process(e, &b);
@@ -135,7 +147,7 @@ static void test_release_of_ambiguous_copy(void)
 static void test_release_of_copy_needs_agreeing_fields(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     bs_event mv = export_ev(0x1000, 0x9000, 8, 1);
     mv.v.format = 0x777;
     mv.v.shape = 0x1010;
@@ -158,7 +170,7 @@ static void test_release_of_copy_needs_agreeing_fields(void)
 static void test_unseen_export_release_drops_nothing(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     bs_event held = export_ev(0x1000, 0x9000, 8, 1);
     engine_process(e, &held);
     bs_event r = release_ev(0x2000, 0x9000, 8, 0);
@@ -183,7 +195,7 @@ static void test_unseen_export_release_drops_nothing(void)
 static void test_double_release(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     bs_event x = export_ev(0x1000, 0x9000, 8, 1);
     engine_process(e, &x);
     bs_event r = release_ev(0x1000, 0x9000, 8, 1);
@@ -207,7 +219,7 @@ static void test_double_release(void)
 static void test_unmatched_release_needs_complete_slot(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     /* seen only at a call site (no release slot): no evidence */
     bs_event r = release_ev(0x1000, 0x9000, 8, 0);
     engine_process(e, &r);
@@ -228,7 +240,7 @@ static void test_unmatched_release_needs_complete_slot(void)
 static void test_release_decrefs_obj(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     bs_event x = export_ev(0x1000, 0x9000, 8, 1);
     engine_process(e, &x);
     bs_event r = release_ev(0x1000, 0x9000, 8, 1);
@@ -248,7 +260,7 @@ static void test_release_decrefs_obj(void)
 static void test_exporter_freed_while_exported(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     bs_event x = export_ev(0x1000, 0x9000, 8, 1);
     engine_process(e, &x);
     bs_event x2 = export_ev(0x1040, 0x9000, 8, 1);
@@ -270,7 +282,7 @@ static void test_exporter_freed_while_exported(void)
 static void test_address_reuse_forgets_tombstones(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     bs_event x = export_ev(0x1000, 0x9000, 8, 1);
     engine_process(e, &x);
     bs_event r = release_ev(0x1000, 0x9000, 8, 1);
@@ -290,7 +302,7 @@ static void test_address_reuse_forgets_tombstones(void)
 static void test_tombstone_ring_wraps(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     bs_event x = export_ev(0x1000, 0x9000, 8, 1);
     bs_event r = release_ev(0x1000, 0x9000, 8, 1);
     engine_process(e, &x);
@@ -318,7 +330,7 @@ static void test_tombstone_ring_wraps(void)
 static void test_refilled_view_keeps_old_export_as_leak(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     bs_event a = export_ev(0x1000, 0x9000, 8, 1);
     engine_process(e, &a);
     bs_event b = export_ev(0x1000, 0xa000, 4, 2); /* same Py_buffer filled again */
@@ -338,7 +350,7 @@ static void test_disabled_check_is_silent(void)
     char err[256];
     bs_options_defaults(&o);
     CHECK(bs_options_parse(&o, "checks=-leaked-export", "test", err, sizeof err) == 0);
-    bs_engine *e = engine_new(&o, sink, &c);
+    bs_engine *e = new_engine(&o, &c);
     bs_event x = export_ev(0x1000, 0x9000, 8, 1);
     engine_process(e, &x);
     bs_event fin = {.kind = BS_EV_FINALIZE};
@@ -351,7 +363,7 @@ static void test_disabled_check_is_silent(void)
 static void test_fork_child_does_not_report_inherited(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     bs_event a = export_ev(0x1000, 0x9000, 8, 1);
     engine_process(e, &a);
     bs_event b = export_ev(0x2000, 0xa000, 8, 1);
@@ -388,7 +400,7 @@ static void test_flag_names(void)
 static void test_second_lifetime(void)
 {
     captured c = {0};
-    bs_engine *e = engine_new(&opts, sink, &c);
+    bs_engine *e = new_engine(&opts, &c);
     uint32_t ba = engine_intern(e, "bytearray");
     bs_event x = export_ev(0x1000, 0x9000, 10, 7);
     x.type_name = ba;
@@ -417,9 +429,9 @@ static void test_second_lifetime(void)
     engine_free(e);
 }
 
-int main(void)
+/* Every test, with the registry as it is configured now. */
+static void all_tests(void)
 {
-    bs_options_defaults(&opts);
     test_balanced_is_quiet();
     test_leaks_grouped_by_stack();
     test_release_of_copy_matches();
@@ -431,12 +443,21 @@ int main(void)
     test_release_decrefs_obj();
     test_exporter_freed_while_exported();
     test_address_reuse_forgets_tombstones();
-    test_tombstone_ring_wraps();
+    if (!sharded)
+        test_tombstone_ring_wraps(); /* the ring of one registry */
     test_refilled_view_keeps_old_export_as_leak();
     test_disabled_check_is_silent();
     test_fork_child_does_not_report_inherited();
     test_second_lifetime();
     test_flag_names();
+}
+
+int main(void)
+{
+    bs_options_defaults(&opts);
+    all_tests();
+    sharded = 1;
+    all_tests();
     bs_options_free(&opts);
     return checks_report();
 }

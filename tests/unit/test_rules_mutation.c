@@ -24,6 +24,18 @@ static void sink(const bs_finding *f, void *ctx)
     c->n++;
 }
 
+/* main runs every test twice: with one registry, then split into shards
+ * as on a free-threaded build (engine_contended) */
+static int sharded;
+
+static bs_engine *new_engine(const bs_options *o, captured *c)
+{
+    bs_engine *e = engine_new(o, sink, c);
+    if (e && sharded)
+        engine_contended(e);
+    return e;
+}
+
 static bs_options opts_with(const char *s)
 {
     bs_options o;
@@ -96,7 +108,7 @@ static void test_reader_mutated_with_writer_listed(void)
 {
     bs_options o = opts_with(NULL);
     captured c = {0};
-    bs_engine *e = engine_new(&o, sink, &c);
+    bs_engine *e = new_engine(&o, &c);
     bs_event r = hashed(exp_ev(0x10, 0x9000, 0, 0, 1), &o, 111);
     CHECK(r.hashed);
     engine_process(e, &r);
@@ -135,7 +147,7 @@ static void test_holders_own_write_is_quiet(void)
     for (int strict = 0; strict <= 1; strict++) {
         bs_options o = opts_with(strict ? "strict=1" : NULL);
         captured c = {0};
-        bs_engine *e = engine_new(&o, sink, &c);
+        bs_engine *e = new_engine(&o, &c);
         bs_event r = hashed(exp_ev(0x10, 0x9000, 0, 0, 1), &o, 111);
         engine_process(e, &r);
         bs_event w = exp_ev(0x20, 0x9000, W, 0, 2);
@@ -178,7 +190,7 @@ static void test_slot_writer(void)
 {
     bs_options o = opts_with(NULL);
     captured c = {0};
-    bs_engine *e = engine_new(&o, sink, &c);
+    bs_engine *e = new_engine(&o, &c);
     bs_event r = hashed(exp_ev(0x10, 0x9000, 0, 0, 1), &o, 111);
     engine_process(e, &r);
     bs_event ob = {.kind = BS_EV_OBSERVE, .view = 0x10, .obj = 0x9000, .hashed = 1, .hash = 111,
@@ -208,7 +220,7 @@ static void test_unchanged_reader_is_quiet(void)
 {
     bs_options o = opts_with(NULL);
     captured c = {0};
-    bs_engine *e = engine_new(&o, sink, &c);
+    bs_engine *e = new_engine(&o, &c);
     bs_event r = hashed(exp_ev(0x10, 0x9000, 0, 0, 1), &o, 111);
     engine_process(e, &r);
     bs_event rr = rel_ev(0x10, 0x9000, 111);
@@ -246,7 +258,7 @@ static void test_readonly_mutated(void)
 {
     bs_options o = opts_with(NULL);
     captured c = {0};
-    bs_engine *e = engine_new(&o, sink, &c);
+    bs_engine *e = new_engine(&o, &c);
     bs_event r = hashed(exp_ev(0x10, 0x9000, FULL_RO, 1, 1), &o, 5);
     r.consumer = BS_CONSUMER_MEMORYVIEW;
     CHECK(r.hashed);
@@ -267,7 +279,7 @@ static void test_observed_at_later_export_and_dealloc(void)
     {
         bs_options q = opts_with(NULL);
         captured c = {0};
-        bs_engine *e = engine_new(&q, sink, &c);
+        bs_engine *e = new_engine(&q, &c);
         bs_event r = hashed(exp_ev(0x10, 0x9000, 0, 0, 1), &q, 7);
         engine_process(e, &r);
         bs_event ob = {.kind = BS_EV_OBSERVE, .view = 0x10, .obj = 0x9000, .hashed = 1, .hash = 8,
@@ -281,7 +293,7 @@ static void test_observed_at_later_export_and_dealloc(void)
     }
     bs_options o = opts_with("strict=1");
     captured c = {0};
-    bs_engine *e = engine_new(&o, sink, &c);
+    bs_engine *e = new_engine(&o, &c);
     bs_event r = hashed(exp_ev(0x10, 0x9000, 0, 0, 1), &o, 7);
     engine_process(e, &r);
     bs_watch w[4];
@@ -305,7 +317,7 @@ static void test_observed_at_later_export_and_dealloc(void)
     engine_free(e);
 
     captured d = {0};
-    e = engine_new(&o, sink, &d);
+    e = new_engine(&o, &d);
     engine_process(e, &r);
     ob.hash = 9;
     ob.observe_point = BS_OBS_DEALLOC;
@@ -323,7 +335,7 @@ static void test_moved_while_exported(void)
 {
     bs_options o = opts_with(NULL);
     captured c = {0};
-    bs_engine *e = engine_new(&o, sink, &c);
+    bs_engine *e = new_engine(&o, &c);
     bs_event a = hashed(exp_ev(0x10, 0x9000, 0, 0, 1), &o, 1);
     engine_process(e, &a);
     bs_event b = hashed(exp_ev(0x20, 0x9000, 0, 0, 2), &o, 1);
@@ -355,7 +367,7 @@ static void test_writable_while_shared_is_off_by_default(void)
     for (int strict = 0; strict < 2; strict++) {
         bs_options o = opts_with(strict ? "checks=+writable-while-shared" : NULL);
         captured c = {0};
-        bs_engine *e = engine_new(&o, sink, &c);
+        bs_engine *e = new_engine(&o, &c);
         bs_event r = exp_ev(0x10, 0x9000, 0, 0, 1), w = exp_ev(0x20, 0x9000, W, 0, 2);
         engine_process(e, &r);
         engine_process(e, &w);
@@ -376,7 +388,7 @@ static void test_inconsistent_writable(void)
 {
     bs_options o = opts_with(NULL);
     captured c = {0};
-    bs_engine *e = engine_new(&o, sink, &c);
+    bs_engine *e = new_engine(&o, &c);
     /* live conflict: error */
     bs_event a = exp_ev(0x10, 0x9000, 0, 0, 1), b = exp_ev(0x20, 0x9000, 0, 1, 2);
     engine_process(e, &a);
@@ -387,7 +399,7 @@ static void test_inconsistent_writable(void)
 
     /* the answer changes with nothing overlapping: a warning */
     captured d = {0};
-    e = engine_new(&o, sink, &d);
+    e = new_engine(&o, &d);
     engine_process(e, &a);
     bs_event ra = rel_ev(0x10, 0x9000, 0);
     engine_process(e, &ra);
@@ -398,7 +410,7 @@ static void test_inconsistent_writable(void)
 
     /* ... unless the object died and a new one took its address */
     captured z = {0};
-    e = engine_new(&o, sink, &z);
+    e = new_engine(&o, &z);
     engine_process(e, &a);
     engine_process(e, &ra);
     CHECK(engine_has_exporter(e, 0x9000));
@@ -416,7 +428,7 @@ static void test_writable_policy(void)
     for (int strict = 0; strict < 2; strict++) {
         bs_options o = opts_with(strict ? "writable_policy=strict" : "writable_policy=consistent");
         captured c = {0};
-        bs_engine *e = engine_new(&o, sink, &c);
+        bs_engine *e = new_engine(&o, &c);
         bs_event plain = exp_ev(0x10, 0x9000, 0, 1, 1), w = exp_ev(0x20, 0x9000, W, 0, 2);
         engine_process(e, &plain);
         bs_event rp = rel_ev(0x10, 0x9000, 0);
@@ -434,7 +446,7 @@ static void test_writable_request_ignored(void)
 {
     bs_options o = opts_with(NULL);
     captured c = {0};
-    bs_engine *e = engine_new(&o, sink, &c);
+    bs_engine *e = new_engine(&o, &c);
     bs_event bad = exp_ev(0x10, 0x9000, W, 1, 1), good = exp_ev(0x20, 0x9001, W, 0, 2);
     engine_process(e, &bad);
     engine_process(e, &good);
@@ -448,7 +460,7 @@ static void test_others_prefer_writers(void)
 {
     bs_options o = opts_with(NULL);
     captured c = {0};
-    bs_engine *e = engine_new(&o, sink, &c);
+    bs_engine *e = new_engine(&o, &c);
     bs_event r = hashed(exp_ev(0x10, 0x9000, 0, 0, 1), &o, 1);
     engine_process(e, &r);
     /* many readers of overlapping memory (another exporter), then a writer */
@@ -486,7 +498,7 @@ static void test_writers_from_before_the_hold(void)
 {
     bs_options o = opts_with(NULL);
     captured c = {0};
-    bs_engine *e = engine_new(&o, sink, &c);
+    bs_engine *e = new_engine(&o, &c);
     bs_event w1 = exp_ev(0x20, 0x9000, W, 0, 41);
     bs_event w2 = exp_ev(0x30, 0x9000, W, 0, 42);
     w1.thread = w2.thread = 1;
@@ -519,7 +531,8 @@ static void test_writers_from_before_the_hold(void)
     bs_options_free(&o);
 }
 
-int main(void)
+/* Every test, with the registry as it is configured now. */
+static void all_tests(void)
 {
     test_reader_mutated_with_writer_listed();
     test_holders_own_write_is_quiet();
@@ -535,5 +548,12 @@ int main(void)
     test_writable_policy();
     test_writable_request_ignored();
     test_others_prefer_writers();
+}
+
+int main(void)
+{
+    all_tests();
+    sharded = 1;
+    all_tests();
     return checks_report();
 }

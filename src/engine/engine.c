@@ -135,6 +135,7 @@ bs_engine *engine_new(const bs_options *opts, bs_finding_sink sink, void *sink_c
     e->opts = opts;
     e->sink = sink;
     e->sink_ctx = sink_ctx;
+    init_mutex(&e->watch_lock);
     if (make_shards(e, 1, N_TOMBSTONES) < 0 || u64map_init(&e->string_ids, 256) < 0) {
         engine_free(e);
         return NULL;
@@ -185,6 +186,7 @@ void engine_free(bs_engine *e)
     free(e->strings);
     free_shards(e);
     u64map_destroy(&e->string_ids);
+    pthread_mutex_destroy(&e->watch_lock.mutex);
     free(e);
 }
 
@@ -248,6 +250,7 @@ void engine_after_fork_child(bs_engine *e)
 {
     for (unsigned i = 0; i < e->nshards; i++)
         init_mutex(&e->shards[i].lock);
+    init_mutex(&e->watch_lock);
     for (export_rec *x = live_first(e); x; x = live_next(e, x))
         x->inherited = 1;
 }
@@ -1058,17 +1061,58 @@ static void on_lifetime(bs_engine *e)
     e->lifetime++;
 }
 
-/* Can EV be handled under its exporter's shard lock alone? An export,
- * release or deallocation touches only its exporter's records unless
- * something reads across exporters: the watched exports (whose memory any
- * exporter's export may overlap), the census, a trace recorder (whose
- * events must be in one order). Asked again under the shard lock, where
- * none of them can change (they change with every shard locked). */
+/* Can EV be handled under its exporter's shard lock? An export, release
+ * or deallocation touches only its exporter's records, and the watched
+ * exports (whose memory any exporter's export may overlap) under the watch
+ * lock. Not with a trace recorder (its events must be in one order) or the
+ * census. Asked again under the shard lock, where neither can change (they
+ * change with every shard locked). */
 static int shard_event(const bs_engine *e, const bs_event *ev)
 {
     return (ev->kind == BS_EV_EXPORT || ev->kind == BS_EV_RELEASE || ev->kind == BS_EV_DEALLOC) &&
-           ev->obj && !ev->hashed && !e->recorder && !e->census &&
-           !__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE);
+           ev->obj && !e->recorder && !e->census;
+}
+
+/* Does EV, under shard S's lock, need every shard after all? A release
+ * whose bytes changed during a watched hold: the report looks for the
+ * writer among every exporter's exports. (A watched export's hash is
+ * changed only by its own shard's events.) */
+static int needs_every_shard(engine_shard *s, const bs_event *ev)
+{
+    if (!ev->hashed || ev->kind != BS_EV_RELEASE)
+        return 0;
+    const export_rec *x = u64map_get(&s->by_view, ev->view);
+    if (!x || x->obj != ev->obj)
+        return 1; /* matched another way: rare */
+    return mutation_release_changed(x, ev);
+}
+
+void engine_lock_exporter(bs_engine *e, uint64_t obj)
+{
+    if (obj)
+        mutex_lock(e, &shard_of(e, obj)->lock);
+    else
+        engine_lock(e);
+}
+
+void engine_unlock_exporter(bs_engine *e, uint64_t obj)
+{
+    if (obj)
+        mutex_unlock(e, &shard_of(e, obj)->lock);
+    else
+        engine_unlock(e);
+}
+
+void engine_watch_lock(bs_engine *e)
+{
+    if (e->nshards > 1)
+        mutex_lock(e, &e->watch_lock);
+}
+
+void engine_watch_unlock(bs_engine *e)
+{
+    if (e->nshards > 1)
+        mutex_unlock(e, &e->watch_lock);
 }
 
 void engine_process(bs_engine *e, const bs_event *ev)
@@ -1076,19 +1120,18 @@ void engine_process(bs_engine *e, const bs_event *ev)
     if (e->nshards > 1 && shard_event(e, ev)) {
         engine_shard *s = shard_of(e, ev->obj);
         mutex_lock(e, &s->lock);
-        if (shard_event(e, ev)) {
-            if (!e->finalized) {
-                if (ev->kind == BS_EV_EXPORT)
-                    on_export(e, ev);
-                else if (ev->kind == BS_EV_RELEASE)
-                    on_release(e, ev);
-                else
-                    on_dealloc(e, ev);
-            }
-            mutex_unlock(e, &s->lock);
-            return;
+        int alone = shard_event(e, ev) && !needs_every_shard(s, ev);
+        if (alone && !e->finalized) {
+            if (ev->kind == BS_EV_EXPORT)
+                on_export(e, ev);
+            else if (ev->kind == BS_EV_RELEASE)
+                on_release(e, ev);
+            else
+                on_dealloc(e, ev);
         }
         mutex_unlock(e, &s->lock);
+        if (alone)
+            return;
     }
     engine_lock(e);
     if (e->recorder)

@@ -212,11 +212,14 @@ struct bs_engine {
     uint32_t frozen_threads[BS_MAX_FROZEN_THREADS];
     uint32_t frozen_stacks[BS_MAX_FROZEN_THREADS]; /* their Python frames then */
     int nfrozen;
-    /* rules_mutation.c: live exports carrying a content hash; written with
-     * every shard locked (atomic stores), so that it can be tested without
-     * a lock, and under one shard's lock stays what it is */
+    /* rules_mutation.c: live exports carrying a content hash (atomic
+     * stores, so that it can be tested without a lock). It and what hangs
+     * from it (by_mem, free_watches, the side records' lists of other
+     * exports) are read and changed under the watch lock
+     * (engine_watch_lock), taken after a shard's lock or every shard's. */
     struct watch_rec *watched;
     struct watch_rec *free_watches; /* recycled side records (next-linked) */
+    engine_mutex watch_lock;
     bs_census *census; /* the exporter census, or NULL (engine_set_census) */
 };
 
@@ -295,6 +298,16 @@ void mutation_free_recycled(bs_engine *e); /* the recycled side records */
 /* X is released or dies with its exporter: a witness for the watched
  * exports of the same memory. */
 void mutation_on_gone(bs_engine *e, export_rec *x);
+/* Locks what the exporter at OBJ owns: its shard (OBJ 0: every shard). */
+void engine_lock_exporter(bs_engine *e, uint64_t obj);
+void engine_unlock_exporter(bs_engine *e, uint64_t obj);
+/* The watched exports' lock, where the registry is in shards (else
+ * nothing: the engine's lock covers them). */
+void engine_watch_lock(bs_engine *e);
+void engine_watch_unlock(bs_engine *e);
+/* Does the release EV of watched export X see its bytes changed (compare:
+ * a report, or the end of its watch)? */
+int mutation_release_changed(const export_rec *x, const bs_event *ev);
 
 /* rules_writable.c */
 /* O: the exporter's record (its live exports are the others) */

@@ -192,10 +192,12 @@ void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
         }
     }
     /* every watched export of the same memory gets this one as a witness */
-    if (e->watched && ev->v.len > 0) {
+    if (__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE) && ev->v.len > 0) {
         witness_ctx c = {ev, NULL, new_writes};
+        engine_watch_lock(e);
         itree_query(e->by_mem, ev->v.buf, itree_end(ev->v.buf, ev->v.len), WITNESS_LIMIT,
                     witness_new, &c);
+        engine_watch_unlock(e);
     }
 }
 
@@ -203,11 +205,13 @@ void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
 {
     if (!ev->hashed || x->v.len <= 0)
         return;
+    engine_watch_lock(e);
     watch_rec *w = e->free_watches;
     if (w) {
         e->free_watches = w->next;
         memset(w, 0, sizeof *w);
     } else if (!(w = aligned_alloc(64, (sizeof *w + 63) & ~(size_t)63))) {
+        engine_watch_unlock(e);
         return; /* not watched: a change goes unseen, nothing breaks */
     } else {
         memset(w, 0, sizeof *w);
@@ -217,23 +221,26 @@ void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
     w->len = x->v.len;
     w->hash = ev->hash;
     x->w = w;
-    w->next = e->watched;
-    if (e->watched)
-        e->watched->prev = w;
-    __atomic_store_n(&e->watched, w, __ATOMIC_RELEASE);
     /* The exports of the same memory live now are found when a change is
      * reported (collect_live) or as they go (mutation_on_gone): only the
      * watched exports are indexed, so exports that nobody watches cost no
      * index work. */
     itree_insert(&e->by_mem, w);
+    w->next = e->watched;
+    if (e->watched)
+        e->watched->prev = w;
+    __atomic_store_n(&e->watched, w, __ATOMIC_RELEASE);
+    engine_watch_unlock(e);
 }
 
 void mutation_on_gone(bs_engine *e, export_rec *x)
 {
-    if (e->by_mem && x->v.len > 0) {
+    if (__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE) && x->v.len > 0) {
         witness_ctx c = {NULL, x, 0};
+        engine_watch_lock(e);
         itree_query(e->by_mem, x->v.buf, itree_end(x->v.buf, x->v.len), WITNESS_LIMIT,
                     witness_gone, &c);
+        engine_watch_unlock(e);
     }
 }
 
@@ -254,16 +261,18 @@ void mutation_forget(bs_engine *e, export_rec *x)
     watch_rec *w = x->w;
     if (!w)
         return;
+    engine_watch_lock(e);
+    itree_remove(&e->by_mem, w);
+    if (w->next)
+        w->next->prev = w->prev;
     if (w->prev)
         w->prev->next = w->next;
     else if (e->watched == w)
         __atomic_store_n(&e->watched, w->next, __ATOMIC_RELEASE);
-    if (w->next)
-        w->next->prev = w->prev;
-    itree_remove(&e->by_mem, w);
     x->w = NULL;
     w->next = e->free_watches;
     e->free_watches = w;
+    engine_watch_unlock(e);
 }
 
 void mutation_free_recycled(bs_engine *e)
@@ -409,6 +418,11 @@ static void compare(bs_engine *e, export_rec *x, uint64_t buf, int64_t len, uint
     }
 }
 
+int mutation_release_changed(const export_rec *x, const bs_event *ev)
+{
+    return ev->hashed && x->w && !x->moved && !x->reported && ev->hash != x->w->hash;
+}
+
 void mutation_on_release(bs_engine *e, export_rec *x, const bs_event *ev)
 {
     /* the interception layer hashed the range the export was granted (the
@@ -465,7 +479,8 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_vie
     /* most exports and releases happen while nothing is watched: no lock */
     if (!__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE))
         return 0;
-    engine_lock(e);
+    /* one exporter's exports: its shard (every shard: all of them) */
+    engine_lock_exporter(e, obj);
     if (view) {
         export_rec *x = engine_view_export(e, view, obj);
         if ((!x || x->obj != obj) && copy)
@@ -479,7 +494,7 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_vie
         /* one exporter: its own exports (cheap when many are watched) */
         exporter_rec *o = obj ? engine_exporter(e, obj) : NULL;
         if (obj && !o) {
-            engine_unlock(e);
+            engine_unlock_exporter(e, obj);
             return 0;
         }
         if (o) {
@@ -491,7 +506,7 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_vie
                 n = add_watch(w->x, out, n, max);
         }
     }
-    engine_unlock(e);
+    engine_unlock_exporter(e, obj);
     return n;
 }
 

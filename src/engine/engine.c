@@ -527,14 +527,7 @@ static engine_shard *view_shard(bs_engine *e, uint64_t view, uint64_t obj)
 
 export_rec *engine_view_export(bs_engine *e, uint64_t view, uint64_t obj)
 {
-    if (obj || e->nshards == 1)
-        return u64map_get(&shard_of(e, obj)->by_view, view);
-    for (unsigned i = 0; i < e->nshards; i++) {
-        export_rec *x = u64map_get(&e->shards[i].by_view, view);
-        if (x)
-            return x;
-    }
-    return NULL;
+    return u64map_get(&view_shard(e, view, obj)->by_view, view);
 }
 
 size_t engine_nlive_locked(const bs_engine *e)

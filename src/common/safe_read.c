@@ -107,11 +107,14 @@ static void refresh(void)
  * loop of exports on 3.14t.) */
 static __thread const bs_range *last_hit __attribute__((tls_model("initial-exec")));
 
-static int in_segments(uint64_t addr, size_t len)
+static int in_last_segment(uint64_t addr, size_t len)
 {
     const bs_range *h = last_hit;
-    if (h && addr >= h->start && addr + len <= h->end && addr + len >= addr)
-        return 1;
+    return h && addr >= h->start && addr + len <= h->end && addr + len >= addr;
+}
+
+static int in_segments(uint64_t addr, size_t len)
+{
     seg_table *t = segs;
     if (!t)
         return 0;
@@ -225,17 +228,24 @@ size_t safe_read(void *dst, uint64_t addr, size_t len, int string, void *ctx)
     if (!segs)
         refresh();
     /* strings are read with a bound larger than they are: a segment holding
-     * the first byte is enough when the rest fits in it, else the kernel */
+     * the first byte is enough when the rest fits in it, else the kernel.
+     * The arenas before a search of the segments: objects' memory is read
+     * as often as literals, and a failed search of the segments was 5% of
+     * a loop of C exports (bench M2). */
+    if (in_last_segment(addr, len)) {
+        COUNT(n_module);
+        return copy_direct(dst, addr, len, string);
+    }
+    if (region_query && region_query(addr, len)) {
+        COUNT(n_mapped);
+        return copy_direct(dst, addr, len, string);
+    }
     if (in_segments(addr, len)) {
         COUNT(n_module);
         return copy_direct(dst, addr, len, string);
     }
     if (in_brk_heap(addr, len)) {
         COUNT(n_heap);
-        return copy_direct(dst, addr, len, string);
-    }
-    if (region_query && region_query(addr, len)) {
-        COUNT(n_mapped);
         return copy_direct(dst, addr, len, string);
     }
     if (++misses > 4096)
@@ -251,8 +261,8 @@ int safe_readable(uint64_t addr, size_t len)
         return 0;
     if (!segs)
         refresh();
-    if (in_segments(addr, len) || in_brk_heap(addr, len) ||
-        (region_query && region_query(addr, len)))
+    if (in_last_segment(addr, len) || (region_query && region_query(addr, len)) ||
+        in_segments(addr, len) || in_brk_heap(addr, len))
         return 1;
     /* one byte of every page, up to IOV_BATCH pages per system call */
     enum { IOV_BATCH = 256 };

@@ -96,9 +96,9 @@ bs_logged_finding *findlog_add(bs_finding_log *log, const bs_finding *f, int *is
     }
     bs_logged_finding *e = &log->items[log->n++];
     e->first = *f;
-    /* titles live in the engine's rotating pool, type names in the engine,
-     * which an offline report frees after each trace (SARIF, written at
-     * the end, printed freed memory): keep our own copies */
+    /* titles live in the finding (the emitter's stack), type names in the
+     * engine, which an offline report frees after each trace (SARIF,
+     * written at the end, printed freed memory): keep our own copies */
     for (int i = 0; i < f->nstacks; i++)
         e->first.stacks[i].title = f->stacks[i].title ? strdup(f->stacks[i].title) : NULL;
     e->first.exporter_type = f->exporter_type ? strdup(f->exporter_type) : NULL;

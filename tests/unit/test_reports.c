@@ -50,7 +50,7 @@ static void test_dedupe(void)
     r.stacks[0].role = "release"; /* same stack in another role */
     CHECK(findlog_add(&log, &r, &is_new) && is_new);
     CHECK(log.n == 5 && findlog_repeats(&log) == 2);
-    /* the title is our own copy, not the engine's rotating buffer */
+    /* the title is our own copy, not the emitted finding's buffer */
     CHECK(log.items[0].first.stacks[0].title != a.stacks[0].title);
     CHECK_STR(log.items[0].first.stacks[0].title, a.stacks[0].title);
     findlog_clear(&log);

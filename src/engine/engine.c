@@ -416,7 +416,7 @@ _Static_assert(N_OBJ_FILTER == 1 << 12, "obj_count takes the top 12 bits");
 
 static uint32_t *obj_count(bs_engine *e, uint64_t obj)
 {
-    return &e->obj_filter[((obj >> 4) * 0x9e3779b97f4a7c15ULL) >> 52];
+    return &e->obj_filter[obj_scatter(obj) >> 52];
 }
 
 static void count_exporter(bs_engine *e, uint64_t obj, int delta)

@@ -223,12 +223,16 @@ struct bs_engine {
     bs_census *census; /* the exporter census, or NULL (engine_set_census) */
 };
 
+/* An object's address scattered over 64 bits: its top bits pick its
+ * shard and its exporter-count bucket (obj_count). */
+static inline uint64_t obj_scatter(uint64_t obj) { return (obj >> 4) * 0x9e3779b97f4a7c15ULL; }
+
 /* The shard of the exporter at OBJ. */
 static inline engine_shard *shard_of(const bs_engine *e, uint64_t obj)
 {
     if (e->nshards == 1)
         return e->shards;
-    return &e->shards[((obj >> 4) * 0x9e3779b97f4a7c15ULL) >> 61];
+    return &e->shards[obj_scatter(obj) >> 61];
 }
 _Static_assert(N_SHARDS == 1 << 3, "shard_of takes the top 3 bits");
 

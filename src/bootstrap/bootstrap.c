@@ -299,9 +299,6 @@ static int audit_hook(const char *event, PyObject *args, void *userdata)
         free_stale_entry();
     if (event[0] == 'b' && !strncmp(event, "bufsan.", 7) && installed)
         return pyapi_audit(event, args);
-    if (event[0] == 'c' && !strcmp(event, "cpython.PyInterpreterState_New") &&
-        !pyver_note_new_interpreter() && bs_core_state.opts.verbosity >= 1)
-        bs_log("a subinterpreter is made: bufsan's caches lock from now on");
     if (__builtin_expect(!installed || !imp_wrapped, 0) ||
         (event[0] == 'i' && !strcmp(event, "import")) ||
         (event[0] == 'c' && !strcmp(event, "cpython._PySys_ClearAuditHooks"))) {
@@ -481,6 +478,7 @@ static void fork_child(void)
         engine_census_after_fork_child(bs_core_state.engine); /* the child's own census */
     depot_after_fork_child();
     report_after_fork_child();
+    pyver_after_fork_child();
     forked_pid = getpid();
     trace_after_fork_child();
 }

@@ -2,20 +2,80 @@
  * from objects it makes (see pyver.h). */
 #include "pyver.h"
 
+#include <sched.h>
 #include <string.h>
 
 pyver_types pyver;
 #ifdef Py_GIL_DISABLED
 PyMutex pyver_mutex;
+
+void pyver_after_fork_child(void)
+{
+    memset(&pyver_mutex, 0, sizeof pyver_mutex);
+}
 #else
-int pyver_interpreters_many;
 __thread unsigned pyver_lock_depth;
-__thread unsigned char pyver_lock_taken;
-#if PY_VERSION_HEX >= 0x030D0000
-PyMutex pyver_mutex;
+
+/* The sections' lock (pyver.h): the interpreter that holds it and how many
+ * of its threads are inside, changed under a spin lock held for a few
+ * instructions. */
+static int lock_guard;
+static const void *lock_owner;
+static unsigned lock_inside;
+static __thread char own_key; /* a thread with no thread state: its own key */
+
+static const void *lock_key(void)
+{
+    PyThreadState *ts = pyver_tstate_unchecked();
+    return ts ? (const void *)ts->interp : (const void *)&own_key;
+}
+
+static void guard_take(void)
+{
+    while (__atomic_exchange_n(&lock_guard, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&lock_guard, __ATOMIC_RELAXED))
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
 #else
-pthread_mutex_t pyver_mutex = PTHREAD_MUTEX_INITIALIZER;
+            ;
 #endif
+}
+
+static void guard_drop(void)
+{
+    __atomic_store_n(&lock_guard, 0, __ATOMIC_RELEASE);
+}
+
+void pyver_lock_enter(void)
+{
+    const void *me = lock_key();
+    for (;;) {
+        guard_take();
+        if (!lock_owner || lock_owner == me) {
+            lock_owner = me;
+            lock_inside++;
+            guard_drop();
+            return;
+        }
+        guard_drop();
+        sched_yield(); /* another interpreter's section: short */
+    }
+}
+
+void pyver_lock_leave(void)
+{
+    guard_take();
+    if (--lock_inside == 0)
+        lock_owner = NULL;
+    guard_drop();
+}
+
+void pyver_after_fork_child(void)
+{
+    lock_guard = 0;
+    lock_inside = pyver_lock_depth ? 1 : 0;
+    lock_owner = pyver_lock_depth ? lock_key() : NULL;
+}
 #endif
 
 /* PEP 688 (3.12+): a class with __buffer__ and __release_buffer__ shows

@@ -105,56 +105,39 @@ static inline void pyver_unlock(void)
 }
 #else
 #define PYVER_FREE_THREADED 0
-/* With the GIL, the same sections need a lock once a second interpreter
- * exists: subinterpreters made with their own GIL (3.12+, PEP 684; every
- * InterpreterPoolExecutor worker) run Python code in parallel with the
- * main interpreter. Until then (most programs) nothing is taken. The
- * lock is recursive per thread (a section may meet another one through a
- * nested event), and a section entered before the second interpreter was
- * made unlocks only what it locked. 3.13+ waits as a PyMutex does,
- * detached (its GIL released), so a holder that needs this thread's GIL
- * back is not blocked by it. */
-extern int pyver_interpreters_many;
+/* With the GIL, the same sections need a lock where subinterpreters made
+ * with their own GIL (3.12+, PEP 684; every InterpreterPoolExecutor
+ * worker) run Python code in parallel with the main interpreter. Nothing
+ * announces them reliably (3.13-3.15 raise the
+ * cpython.PyInterpreterState_New audit event in no interpreter whose hooks
+ * see it), so the lock is always taken. It belongs to an interpreter, not
+ * a thread: the threads of the interpreter that holds it enter too (its
+ * GIL serialises them, as it does with no lock), those of another one
+ * wait, spinning, with their GIL held. A waiter never lets its GIL go:
+ * sections run inside tp_dealloc wrappers and other places where another
+ * thread of the same interpreter must not run (a PyMutex that detached
+ * there let a thread's garbage collection see a memoryview half
+ * deallocated), and the holder, of another interpreter, never needs this
+ * one's GIL. Recursive per thread (a section may meet another one through
+ * a nested event). */
 extern __thread unsigned pyver_lock_depth;
-extern __thread unsigned char pyver_lock_taken;
-#if PY_VERSION_HEX >= 0x030D0000
-extern PyMutex pyver_mutex;
-#define PYVER_MUTEX_LOCK() PyMutex_Lock(&pyver_mutex)
-#define PYVER_MUTEX_UNLOCK() PyMutex_Unlock(&pyver_mutex)
-#else
-#include <pthread.h>
-extern pthread_mutex_t pyver_mutex;
-#define PYVER_MUTEX_LOCK() pthread_mutex_lock(&pyver_mutex)
-#define PYVER_MUTEX_UNLOCK() pthread_mutex_unlock(&pyver_mutex)
-#endif
+void pyver_lock_enter(void);
+void pyver_lock_leave(void);
 static inline void pyver_lock(void)
 {
-    if (pyver_lock_depth++ == 0 && __atomic_load_n(&pyver_interpreters_many, __ATOMIC_ACQUIRE)) {
-        PYVER_MUTEX_LOCK();
-        pyver_lock_taken = 1;
-    }
+    if (pyver_lock_depth++ == 0)
+        pyver_lock_enter();
 }
 static inline void pyver_unlock(void)
 {
-    if (--pyver_lock_depth == 0 && pyver_lock_taken) {
-        pyver_lock_taken = 0;
-        PYVER_MUTEX_UNLOCK();
-    }
+    if (--pyver_lock_depth == 0)
+        pyver_lock_leave();
 }
 #endif
 
-/* A second interpreter is being made (the audit event
- * cpython.PyInterpreterState_New, raised by the thread that makes it,
- * before the new one runs any code): from now on pyver_lock locks.
- * Returns whether it was already so. */
-static inline int pyver_note_new_interpreter(void)
-{
-#if PYVER_FREE_THREADED
-    return 1;
-#else
-    return __atomic_exchange_n(&pyver_interpreters_many, 1, __ATOMIC_ACQ_REL);
-#endif
-}
+/* A forked child: the lock is free, unless the thread that forked held it
+ * (a thread of the parent that held it is not in the child). */
+void pyver_after_fork_child(void);
 
 /* Addresses learned from the running interpreter (pyver.c), where the
  * version does not export the symbol (3.13+: _PyManagedBuffer_Type; the

@@ -4,6 +4,11 @@
 # Four workers and the main interpreter import modules from their .pyc
 # (importlib reads each through memoryview(data)[16:]) and make and release
 # memoryviews at once: no finding (3.15's test_struct found the race).
+# With a GIL, each also calls 600 functions of its own, each a new stack
+# and code object at once in every interpreter: bufsan's caches of them
+# grow in parallel (without the sections' lock on 3.14+, 1 run in 12
+# aborted; free-threaded builds lock them with a PyMutex, and the run
+# would take twice as long there).
 # Then a real bug in the main interpreter is still found. (3.12's and
 # 3.13's subinterpreters themselves crash under this load.)
 import threading
@@ -12,7 +17,7 @@ from concurrent.futures import InterpreterPoolExecutor
 import _bufsan_mutators as mut
 
 WORK = """
-import array, collections, decimal, email.parser, fractions, http.client, json, statistics, struct
+import array, collections, decimal, email.parser, fractions, http.client, json, statistics, struct, sys
 data = bytearray(256)
 for i in range(3000):
     with memoryview(data) as m:
@@ -21,6 +26,12 @@ for i in range(3000):
     struct.unpack_from("i", tail)
     del tail
     memoryview(array.array("b", b"xyz")).release()
+if sys._is_gil_enabled():
+    src = "".join("def f%d(b):\\n    return struct.unpack_from('i', b)\\n" % i for i in range(600))
+    ns = {"struct": struct}
+    exec(src, ns)
+    for i in range(600):
+        ns["f%d" % i](data)
 """
 
 with InterpreterPoolExecutor(max_workers=4) as pool:

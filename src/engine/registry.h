@@ -121,6 +121,12 @@ typedef struct exporter_rec {
     uint64_t tomb_seq;     /* its newest tombstone, 0 = none */
     writable_answers answers;
     pending_release *pending; /* unmatched releases of copies */
+    /* the memory (buf, len) of its newest export: every live export in the
+     * view map and not moved has it (mutation_on_export marks the others
+     * moved), so an export of the same memory checks none of them */
+    uint64_t cur_buf;
+    int64_t cur_len;
+    int has_cur;
 } exporter_rec;
 
 /* A recently released export: evidence for release-unknown. */

@@ -177,8 +177,15 @@ static int witness_gone(watch_rec *w, void *arg)
 void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
 {
     int new_writes = hold_may_write(ev->v.readonly, ev->flags, ev->consumer);
-    int shared_reported = 0;
-    for (export_rec *x = o ? o->exports : NULL; x; x = x->obj_next) {
+    /* Each live export is visited only when one of them may have other
+     * memory (this export's differs from the newest one's) or when
+     * writable-while-shared (off by default) looks for a writer: an
+     * exporter with thousands of live exports (views of one array) costs
+     * no walk of them per export. */
+    int moved_possible = o && (!o->has_cur || o->cur_buf != ev->v.buf || o->cur_len != ev->v.len);
+    int shared_wanted = !engine_check_off(e, BS_CHECK_WRITABLE_WHILE_SHARED);
+    for (export_rec *x = o && (moved_possible || shared_wanted) ? o->exports : NULL; x;
+         x = x->obj_next) {
         if (!x->in_view_map)
             continue; /* refilled without a release: no longer held */
         if ((x->v.buf != ev->v.buf || x->v.len != ev->v.len) && !x->moved) {
@@ -186,10 +193,17 @@ void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
             x->moved = 1;
             report_moved(e, x, ev);
         }
-        if (!shared_reported && (new_writes || export_may_write(x))) {
-            shared_reported = 1;
+        if (shared_wanted && (new_writes || export_may_write(x))) {
+            shared_wanted = 0;
             report_writable_shared(e, x, ev);
+            if (!moved_possible)
+                break;
         }
+    }
+    if (o) {
+        o->cur_buf = ev->v.buf;
+        o->cur_len = ev->v.len;
+        o->has_cur = 1;
     }
     /* every watched export of the same memory gets this one as a witness */
     if (__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE) && ev->v.len > 0) {

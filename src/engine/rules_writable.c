@@ -83,9 +83,11 @@ void writable_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
             a->granted_flags = ev->flags;
         }
     } else {
-        /* a live export of the same exporter with the other answer? */
+        /* a live export of the same exporter with the other answer? (Only
+         * where this exporter ever gave the other answer: no walk of an
+         * exporter's thousands of live exports per export.) */
         export_rec *conflict = NULL;
-        for (export_rec *x = o->exports; x; x = x->obj_next)
+        for (export_rec *x = a->seen[!ro] ? o->exports : NULL; x; x = x->obj_next)
             if (x->in_view_map && !(x->flags & PYBUF_WRITABLE) && (x->v.readonly != 0) != ro) {
                 conflict = x;
                 break;

@@ -362,6 +362,40 @@ static void test_moved_while_exported(void)
     bs_options_free(&o);
 }
 
+/* Many live exports of one exporter's memory (views of one array): an
+ * export of the same memory walks none of them, one of other memory still
+ * finds each that is live and not yet moved, and a conflicting readonly
+ * answer is still found among them. */
+static void test_many_exports_of_one_exporter(void)
+{
+    bs_options o = opts_with(NULL);
+    captured c = {0};
+    bs_engine *e = new_engine(&o, &c);
+    for (uint64_t i = 0; i < 1000; i++) {
+        bs_event x = exp_ev(0x10000 + 0x100 * i, 0x9000, 0, 0, 1);
+        engine_process(e, &x);
+    }
+    CHECK(c.n == 0);
+    bs_event r = rel_ev(0x10000, 0x9000, 0); /* the first one goes */
+    r.hashed = 0;
+    engine_process(e, &r);
+    bs_event m = exp_ev(0x20, 0x9000, 0, 0, 2);
+    m.v.buf = 0x5000; /* moved: the 999 others */
+    engine_process(e, &m);
+    CHECK(c.n == 999 && count_check(&c, BS_CHECK_MOVED_WHILE_EXPORTED) == 16); /* 16 kept */
+    bs_event back = exp_ev(0x30, 0x9000, 0, 0, 3); /* the old memory again: the new one */
+    engine_process(e, &back);
+    CHECK(c.n == 1000 && c.f[0].check == BS_CHECK_MOVED_WHILE_EXPORTED);
+    bs_event same = exp_ev(0x40, 0x9000, 0, 0, 4);
+    engine_process(e, &same);
+    CHECK(c.n == 1000);
+    bs_event ro = exp_ev(0x50, 0x9000, 0, 1, 5); /* readonly=1 while readonly=0 ones live */
+    engine_process(e, &ro);
+    CHECK(c.n == 1001);
+    engine_free(e);
+    bs_options_free(&o);
+}
+
 static void test_writable_while_shared_is_off_by_default(void)
 {
     for (int strict = 0; strict < 2; strict++) {
@@ -543,6 +577,7 @@ static void all_tests(void)
     test_readonly_mutated();
     test_observed_at_later_export_and_dealloc();
     test_moved_while_exported();
+    test_many_exports_of_one_exporter();
     test_writable_while_shared_is_off_by_default();
     test_inconsistent_writable();
     test_writable_policy();

@@ -3,8 +3,8 @@
 mode, interleaved (none, default, ..., none, default, ...), several times;
 the ratio of a mode is the median of the ratios of the runs paired with it.
 
-    bench/run.py                 full run (a few minutes), prints the table
-    bench/run.py --quick         under a minute (what CI prints)
+    bench/run.py                 full run (about eight minutes), prints the table
+    bench/run.py --quick         about three minutes (what CI prints)
     bench/run.py --write-doc     also writes docs/performance.md
     bench/run.py --valgrind      adds Valgrind memcheck as a reference
     bench/run.py --no-pin        runs on any CPU (default: each round of paired runs
@@ -315,7 +315,7 @@ def main():
         r = results[w][2]
         grew = 100.0 * (r["default"] / r["none"] - 1)
         lines.append("")
-        lines.append("Peak RSS %s: no tool %d MiB, bufsan default %d MiB (%+.0f%%)%s" % (
+        lines.append("Peak RSS %s: no tool %d MiB, bufsan default %d MiB (%+.1f%%)%s" % (
             w, r["none"] // 1024, r["default"] // 1024, grew,
             " (target ≤ +%.0f%%: %s)" % (RSS_TARGET[1], "met" if grew <= RSS_TARGET[1] else "not met")
             if w == RSS_TARGET[0] else ""))

@@ -127,6 +127,7 @@ typedef struct exporter_rec {
     uint64_t cur_buf;
     int64_t cur_len;
     int has_cur;
+    uint32_t nwatched; /* its live exports with a watch record (x->w) */
 } exporter_rec;
 
 /* A recently released export: evidence for release-unknown. */

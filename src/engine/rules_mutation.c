@@ -235,6 +235,8 @@ void mutation_after_export(bs_engine *e, export_rec *x, const bs_event *ev)
     w->len = x->v.len;
     w->hash = ev->hash;
     x->w = w;
+    if (x->owner)
+        x->owner->nwatched++;
     /* The exports of the same memory live now are found when a change is
      * reported (collect_live) or as they go (mutation_on_gone): only the
      * watched exports are indexed, so exports that nobody watches cost no
@@ -284,6 +286,8 @@ void mutation_forget(bs_engine *e, export_rec *x)
     else if (e->watched == w)
         __atomic_store_n(&e->watched, w->next, __ATOMIC_RELEASE);
     x->w = NULL;
+    if (x->owner && x->owner->nwatched)
+        x->owner->nwatched--;
     w->next = e->free_watches;
     e->free_watches = w;
     engine_watch_unlock(e);
@@ -512,7 +516,9 @@ size_t engine_watch_list(bs_engine *e, uint64_t obj, uint64_t view, const bs_vie
             return 0;
         }
         if (o) {
-            for (export_rec *x = o->exports; x; x = x->obj_next)
+            /* none of them watched: no walk of an exporter's thousands of
+             * live exports while another object's reader is watched */
+            for (export_rec *x = o->nwatched ? o->exports : NULL; x; x = x->obj_next)
                 if (x->w)
                     n = add_watch(x, out, n, max);
         } else {

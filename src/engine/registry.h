@@ -123,10 +123,10 @@ typedef struct exporter_rec {
     pending_release *pending; /* unmatched releases of copies */
     /* the memory (buf, len) of its newest export: every live export in the
      * view map and not moved has it (mutation_on_export marks the others
-     * moved), so an export of the same memory checks none of them */
+     * moved), so an export of the same memory checks none of them (before
+     * the first export: zeros, and no exports to check) */
     uint64_t cur_buf;
     int64_t cur_len;
-    int has_cur;
     uint32_t nwatched; /* its live exports with a watch record (x->w) */
 } exporter_rec;
 

@@ -182,7 +182,7 @@ void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
      * writable-while-shared (off by default) looks for a writer: an
      * exporter with thousands of live exports (views of one array) costs
      * no walk of them per export. */
-    int moved_possible = o && (!o->has_cur || o->cur_buf != ev->v.buf || o->cur_len != ev->v.len);
+    int moved_possible = o && (o->cur_buf != ev->v.buf || o->cur_len != ev->v.len);
     int shared_wanted = !engine_check_off(e, BS_CHECK_WRITABLE_WHILE_SHARED);
     for (export_rec *x = o && (moved_possible || shared_wanted) ? o->exports : NULL; x;
          x = x->obj_next) {
@@ -203,7 +203,6 @@ void mutation_on_export(bs_engine *e, const bs_event *ev, exporter_rec *o)
     if (o) {
         o->cur_buf = ev->v.buf;
         o->cur_len = ev->v.len;
-        o->has_cur = 1;
     }
     /* every watched export of the same memory gets this one as a witness */
     if (__atomic_load_n(&e->watched, __ATOMIC_ACQUIRE) && ev->v.len > 0) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/spin.h"
 #include "../common/u64map.h"
 #include "../stacks/depot.h"
 #include "registry.h"
@@ -188,13 +189,6 @@ void engine_free(bs_engine *e)
     u64map_destroy(&e->string_ids);
     pthread_mutex_destroy(&e->watch_lock.mutex);
     free(e);
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __asm__ volatile("pause");
-#endif
 }
 
 /* A lock is held for a few hundred nanoseconds per event. Where the GIL

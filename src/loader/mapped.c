@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../common/spin.h"
 #include "mapped.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -35,18 +36,13 @@ typedef struct {
 
 static region regions[MAX_REGIONS];
 static int nregions;
-static volatile int lock_word;
+static int lock_word;
 static unsigned seq; /* odd while a writer changes the table */
 static int recording;
 
-static void lock(void)
-{
-    while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED))
-            __builtin_ia32_pause();
-}
+static void lock(void) { spin_lock(&lock_word); }
 
-static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
+static void unlock(void) { spin_unlock(&lock_word); }
 
 /* Around a change of the table, with the lock held. */
 static void write_begin(void)
@@ -122,7 +118,7 @@ int mapped_contains(unsigned long long addr, unsigned long long len)
     for (;;) {
         unsigned s = __atomic_load_n(&seq, __ATOMIC_ACQUIRE);
         if (s & 1) {
-            __builtin_ia32_pause();
+            cpu_relax();
             continue;
         }
         int i = upper_bound(addr);

@@ -5,6 +5,8 @@
 #include <sched.h>
 #include <string.h>
 
+#include "../common/spin.h"
+
 pyver_types pyver;
 #ifdef Py_GIL_DISABLED
 PyMutex pyver_mutex;
@@ -30,44 +32,28 @@ static const void *lock_key(void)
     return ts ? (const void *)ts->interp : (const void *)&own_key;
 }
 
-static void guard_take(void)
-{
-    while (__atomic_exchange_n(&lock_guard, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&lock_guard, __ATOMIC_RELAXED))
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#else
-            ;
-#endif
-}
-
-static void guard_drop(void)
-{
-    __atomic_store_n(&lock_guard, 0, __ATOMIC_RELEASE);
-}
-
 void pyver_lock_enter(void)
 {
     const void *me = lock_key();
     for (;;) {
-        guard_take();
+        spin_lock(&lock_guard);
         if (!lock_owner || lock_owner == me) {
             lock_owner = me;
             lock_inside++;
-            guard_drop();
+            spin_unlock(&lock_guard);
             return;
         }
-        guard_drop();
+        spin_unlock(&lock_guard);
         sched_yield(); /* another interpreter's section: short */
     }
 }
 
 void pyver_lock_leave(void)
 {
-    guard_take();
+    spin_lock(&lock_guard);
     if (--lock_inside == 0)
         lock_owner = NULL;
-    guard_drop();
+    spin_unlock(&lock_guard);
 }
 
 void pyver_after_fork_child(void)
